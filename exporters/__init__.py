@@ -1,0 +1,1 @@
+"""Ready-made services that carry useful metrics in their heartbeats."""

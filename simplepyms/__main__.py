@@ -1,0 +1,5 @@
+"""Allow ``python -m simplepyms``."""
+
+from simplepyms.cli import main
+
+raise SystemExit(main())

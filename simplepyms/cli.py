@@ -1,0 +1,283 @@
+"""The ``simplepyms`` command: monitor, router, demo, stop and restart.
+
+Every option can also be set by the environment variable named in
+``--help``.  Bad arguments and bad configuration end in one line on
+stderr and exit status 2; a runtime failure in one line and status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+from urllib.parse import urlsplit
+
+from simplepyms import __version__
+from simplepyms.errors import UsageError
+from simplepyms.logs import FORMATS, LEVELS, configure
+
+ROUTER_URL = "ws://127.0.0.1:8080/ws"
+REALM = "realm1"
+LISTEN = "127.0.0.1:9186"
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are a single line."""
+
+    def error(self, message: str) -> NoReturn:
+        """Print one line naming the problem, and exit with status 2."""
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _env(
+    parser: argparse.ArgumentParser,
+    flag: str,
+    variable: str,
+    default: str,
+    text: str,
+    **options: Any,
+) -> None:
+    parser.add_argument(
+        flag,
+        default=os.environ.get(variable, default),
+        help=f"{text} (env {variable}; default {default})",
+        **options,
+    )
+
+
+def router_url(value: str) -> str:
+    """Check a router URL given on the command line."""
+    parts = urlsplit(value)
+    if parts.scheme not in ("ws", "wss") or not parts.hostname:
+        raise argparse.ArgumentTypeError(
+            f"router URL must look like ws://HOST:PORT/PATH, got {value!r}"
+        )
+    return value
+
+
+def listen_address(value: str) -> tuple[str, int]:
+    """Parse ``HOST:PORT`` (``[::1]:PORT`` for IPv6)."""
+    host, _, port = value.rpartition(":")
+    host = host.strip("[]")
+    if not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise argparse.ArgumentTypeError(
+            f"listen address must be HOST:PORT, got {value!r}"
+        )
+    return host, int(port)
+
+
+def port_number(value: str) -> int:
+    """Parse a TCP port number."""
+    if not value.isdigit() or not 1 <= int(value) <= 65535:
+        raise argparse.ArgumentTypeError(
+            f"port must be a number from 1 to 65535, got {value!r}"
+        )
+    return int(value)
+
+
+def positive(value: str) -> float:
+    """Parse a positive number of seconds or a positive factor."""
+    try:
+        number = float(value)
+    except ValueError:
+        number = float("nan")
+    if not number > 0 or number == float("inf"):
+        raise argparse.ArgumentTypeError(
+            f"must be a positive number, got {value!r}"
+        )
+    return number
+
+
+def _connection(parser: argparse.ArgumentParser) -> None:
+    _env(
+        parser,
+        "--router-url",
+        "SIMPLEPYMS_ROUTER_URL",
+        ROUTER_URL,
+        "WebSocket URL of the WAMP router",
+        type=router_url,
+    )
+    _env(parser, "--realm", "SIMPLEPYMS_REALM", REALM, "WAMP realm to join")
+
+
+def _logging(parser: argparse.ArgumentParser) -> None:
+    _env(
+        parser,
+        "--log-format",
+        "SIMPLEPYMS_LOG_FORMAT",
+        "console",
+        "log as key=value text or as JSON lines",
+        choices=FORMATS,
+    )
+    _env(
+        parser,
+        "--log-level",
+        "SIMPLEPYMS_LOG_LEVEL",
+        "info",
+        "lowest level logged",
+        choices=LEVELS,
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the parser for every subcommand."""
+    parser = _Parser(
+        prog="simplepyms",
+        description="WAMP microservices that heartbeat, and their Monitor.",
+    )
+    parser.add_argument("--version", action="version", version=__version__)
+    commands = parser.add_subparsers(
+        dest="command", required=True, parser_class=_Parser
+    )
+
+    monitor = commands.add_parser(
+        "monitor", help="track services and serve Prometheus metrics"
+    )
+    _connection(monitor)
+    _env(
+        monitor,
+        "--listen",
+        "SIMPLEPYMS_LISTEN",
+        LISTEN,
+        "HOST:PORT to serve /metrics on",
+        type=listen_address,
+    )
+    _env(
+        monitor,
+        "--timeout-factor",
+        "SIMPLEPYMS_TIMEOUT_FACTOR",
+        "3",
+        "an instance silent for this many intervals is down",
+        type=positive,
+    )
+    _env(
+        monitor,
+        "--retention",
+        "SIMPLEPYMS_RETENTION",
+        "900",
+        "seconds a down or stopped instance stays on /metrics",
+        type=positive,
+    )
+    _logging(monitor)
+
+    router = commands.add_parser(
+        "router", help="run crossbar with the shipped configuration"
+    )
+    _router_options(router)
+    _logging(router)
+
+    demo = commands.add_parser(
+        "demo",
+        help="run router, Monitor, host exporter and example service",
+    )
+    _router_options(demo)
+    _env(
+        demo,
+        "--listen",
+        "SIMPLEPYMS_LISTEN",
+        LISTEN,
+        "HOST:PORT for the Monitor's /metrics",
+        type=listen_address,
+    )
+    _logging(demo)
+
+    for name, verb in (("stop", "stop"), ("restart", "restart")):
+        control = commands.add_parser(
+            name, help=f"ask one instance of a service to {verb}"
+        )
+        control.add_argument("service", help="the service's name")
+        _connection(control)
+        _logging(control)
+    return parser
+
+
+def _router_options(parser: argparse.ArgumentParser) -> None:
+    _env(
+        parser,
+        "--host",
+        "SIMPLEPYMS_ROUTER_HOST",
+        "127.0.0.1",
+        "address the router listens on",
+    )
+    _env(
+        parser,
+        "--port",
+        "SIMPLEPYMS_ROUTER_PORT",
+        "8080",
+        "port the router listens on",
+        type=port_number,
+    )
+    _env(parser, "--realm", "SIMPLEPYMS_REALM", REALM, "realm it serves")
+    _env(
+        parser,
+        "--cbdir",
+        "SIMPLEPYMS_ROUTER_DIR",
+        "",
+        "crossbar node directory (empty: a temporary one)",
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``simplepyms`` command; return its exit status."""
+    options = build_parser().parse_args(argv)
+    configure(options.log_format, options.log_level)
+    runners: dict[str, Callable[[argparse.Namespace], int]] = {
+        "monitor": _monitor,
+        "router": _router,
+        "demo": _demo,
+        "stop": _control,
+        "restart": _control,
+    }
+    try:
+        return runners[options.command](options)
+    except UsageError as problem:
+        sys.stderr.write(f"simplepyms {options.command}: error: {problem}\n")
+        return 2
+
+
+def _monitor(options: argparse.Namespace) -> int:
+    from simplepyms.serve import serve_monitor
+
+    host, port = options.listen
+    return serve_monitor(
+        url=options.router_url,
+        realm=options.realm,
+        host=host,
+        port=port,
+        timeout_factor=options.timeout_factor,
+        retention=options.retention,
+    )
+
+
+def _router_config(options: argparse.Namespace) -> Any:
+    from simplepyms.router import RouterConfig
+
+    return RouterConfig(
+        host=options.host,
+        port=options.port,
+        realm=options.realm,
+        cbdir=Path(options.cbdir) if options.cbdir else None,
+    )
+
+
+def _router(options: argparse.Namespace) -> int:
+    from simplepyms.serve import serve_router
+
+    return serve_router(_router_config(options))
+
+
+def _demo(options: argparse.Namespace) -> int:
+    from simplepyms.demo import run_demo
+
+    return run_demo(_router_config(options), options.listen)
+
+
+def _control(options: argparse.Namespace) -> int:
+    from simplepyms.control import call_control
+
+    return call_control(
+        options.router_url, options.realm, options.service, options.command
+    )

@@ -1,0 +1,1 @@
+"""Crossbar configurations shipped with simplepyms."""

@@ -1,0 +1,250 @@
+"""The liveness model: what the Monitor knows about each service instance.
+
+Everything here is pure bookkeeping.  Time comes in as the ``now``
+argument (Unix seconds on the Monitor's clock), so the model is tested
+with plain numbers and the Monitor feeds it ``reactor.seconds()``.
+
+An instance is *up* while its heartbeats arrive within
+``interval * late_factor``, *late* after that, and *down* once it has been
+silent for ``interval * timeout_factor`` or its session was lost.  It is
+*stopped* after it said goodbye.  Down and stopped instances are kept for
+``retention`` seconds, then forgotten.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from simplepyms.protocol import Goodbye, Heartbeat
+
+
+class State(enum.Enum):
+    """Where an instance stands, as exported in the ``state`` label."""
+
+    UP = "up"
+    LATE = "late"
+    DOWN = "down"
+    STOPPED = "stopped"
+
+    @property
+    def alive(self) -> bool:
+        """Whether heartbeats are (still) arriving in time."""
+        return self in (State.UP, State.LATE)
+
+
+class Seen(enum.Enum):
+    """What a heartbeat told the model."""
+
+    NEW = "new"
+    RESTARTED = "restarted"
+    CURRENT = "current"
+    STALE = "stale"
+    ENDED = "ended"
+
+
+@dataclass(slots=True)
+class Instance:
+    """One process of one service, as the Monitor knows it."""
+
+    service: str
+    instance: str
+    interval: float
+    started: float
+    last_seen: float
+    last_sent: float
+    seq: int
+    metrics: dict[str, float]
+    heartbeats: int = 1
+    start_on_monitor: float = 0.0
+    ended: State | None = None
+    ended_at: float = 0.0
+    replaced: bool = False
+    reported: State = State.UP
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """The pair of labels that names this instance."""
+        return (self.service, self.instance)
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """An instance moved from one state to another."""
+
+    instance: Instance
+    old: State
+    new: State
+
+
+@dataclass(slots=True)
+class Fleet:
+    """Every instance the Monitor tracks, and how to judge them.
+
+    Args:
+        timeout_factor: silent for this many intervals means down.
+        late_factor: silent for this many intervals means late.
+        retention: seconds a down or stopped instance stays exported.
+    """
+
+    timeout_factor: float = 3.0
+    late_factor: float = 1.5
+    retention: float = 900.0
+    restarts: dict[str, int] = field(default_factory=dict)
+    _instances: dict[tuple[str, str], Instance] = field(default_factory=dict)
+    _purged: dict[tuple[str, str], float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not 1.0 <= self.late_factor <= self.timeout_factor:
+            raise ValueError(
+                "late_factor must be at least 1 and at most timeout_factor"
+                f" ({self.timeout_factor}), got {self.late_factor}"
+            )
+
+    def __len__(self) -> int:
+        return len(self._instances)
+
+    def __iter__(self) -> Iterator[Instance]:
+        return iter(self._instances.values())
+
+    def get(self, service: str, instance: str) -> Instance | None:
+        """Return the instance so named, if it is tracked."""
+        return self._instances.get((service, instance))
+
+    def heartbeat(self, beat: Heartbeat, now: float) -> Seen:
+        """Record *beat*, received at *now*, and say what it meant."""
+        key = (beat.service, beat.instance)
+        known = self._instances.get(key)
+        if known is None:
+            if key in self._purged:
+                return Seen.ENDED
+            return self._add(beat, now)
+        if known.ended is not None:
+            return Seen.ENDED
+        if beat.seq <= known.seq and beat.started == known.started:
+            return Seen.STALE
+
+        seen = Seen.CURRENT
+        if beat.started != known.started:
+            seen = Seen.RESTARTED
+            self._count_restart(beat.service)
+            known.heartbeats = 0
+        known.heartbeats += 1
+        known.interval = beat.interval
+        known.started = beat.started
+        known.seq = beat.seq
+        known.last_sent = beat.sent
+        known.last_seen = now
+        known.start_on_monitor = now - (beat.sent - beat.started)
+        known.metrics = dict(beat.metrics)
+        return seen
+
+    def goodbye(self, bye: Goodbye, now: float) -> Instance | None:
+        """Mark the instance that said *bye* as stopped."""
+        return self._end(bye.service, bye.instance, State.STOPPED, now)
+
+    def lost(self, service: str, instance: str, now: float) -> Instance | None:
+        """Mark an instance whose session the router saw die as down."""
+        return self._end(service, instance, State.DOWN, now)
+
+    def state(self, inst: Instance, now: float) -> State:
+        """Judge *inst* at *now*."""
+        if inst.ended is not None:
+            return inst.ended
+        silence = now - inst.last_seen
+        if silence > inst.interval * self.timeout_factor:
+            return State.DOWN
+        if silence > inst.interval * self.late_factor:
+            return State.LATE
+        return State.UP
+
+    def uptime(self, inst: Instance, now: float) -> float:
+        """Seconds *inst* has run, as of *now* or as of when it ended."""
+        if self.state(inst, now).alive:
+            end = now
+        elif inst.ended is not None:
+            end = min(inst.ended_at, inst.last_seen + self.timeout(inst))
+        else:
+            end = inst.last_seen
+        return max(0.0, end - inst.start_on_monitor)
+
+    def timeout(self, inst: Instance) -> float:
+        """Seconds of silence after which *inst* is down."""
+        return inst.interval * self.timeout_factor
+
+    def live(self, service: str, now: float) -> int:
+        """Count the instances of *service* that are up or late."""
+        return sum(
+            1
+            for inst in self._instances.values()
+            if inst.service == service and self.state(inst, now).alive
+        )
+
+    def sweep(self, now: float) -> list[Transition]:
+        """Return what changed since the last sweep; forget the expired."""
+        changes = []
+        for inst in list(self._instances.values()):
+            state = self.state(inst, now)
+            if state is not inst.reported:
+                changes.append(Transition(inst, inst.reported, state))
+                inst.reported = state
+            if not state.alive and now - self._ended_at(inst) > self.retention:
+                del self._instances[inst.key]
+                self._purged[inst.key] = now
+        for key, when in list(self._purged.items()):
+            if now - when > self.retention:
+                del self._purged[key]
+        return changes
+
+    def _add(self, beat: Heartbeat, now: float) -> Seen:
+        inst = Instance(
+            service=beat.service,
+            instance=beat.instance,
+            interval=beat.interval,
+            started=beat.started,
+            last_seen=now,
+            last_sent=beat.sent,
+            seq=beat.seq,
+            metrics=dict(beat.metrics),
+            start_on_monitor=now - (beat.sent - beat.started),
+        )
+        seen = Seen.NEW
+        predecessor = self._unreplaced_end(beat.service, now)
+        if predecessor is not None:
+            predecessor.replaced = True
+            self._count_restart(beat.service)
+            seen = Seen.RESTARTED
+        self._instances[inst.key] = inst
+        return seen
+
+    def _unreplaced_end(self, service: str, now: float) -> Instance | None:
+        for inst in self._instances.values():
+            if (
+                inst.service == service
+                and not inst.replaced
+                and not self.state(inst, now).alive
+            ):
+                return inst
+        return None
+
+    def _count_restart(self, service: str) -> None:
+        self.restarts[service] = self.restarts.get(service, 0) + 1
+
+    def _end(
+        self, service: str, instance: str, state: State, now: float
+    ) -> Instance | None:
+        inst = self._instances.get((service, instance))
+        if inst is None or inst.ended is not None:
+            return None
+        if not self.state(inst, now).alive:
+            # Already down by silence: keep the moment it went down.
+            now = inst.last_seen + self.timeout(inst)
+        inst.ended = state
+        inst.ended_at = now
+        return inst
+
+    def _ended_at(self, inst: Instance) -> float:
+        if inst.ended is not None:
+            return inst.ended_at
+        return inst.last_seen + self.timeout(inst)

@@ -1,0 +1,315 @@
+"""The service side: a WAMP component that heartbeats, stops and restarts.
+
+::
+
+    from simplepyms.microservice import mk_component
+    from autobahn.twisted.component import run
+
+    component = mk_component("adder", "ws://127.0.0.1:8080/ws", "realm1")
+
+    @component.register("py.ms.add")
+    def add(a, b):
+        return a + b
+
+    run(component)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import sys
+import time
+from typing import Any
+
+import structlog
+from autobahn.twisted.component import Component
+from autobahn.wamp.types import PublishOptions, RegisterOptions
+from twisted.internet import defer
+from twisted.internet.interfaces import IReactorTime
+from twisted.internet.task import LoopingCall
+
+from simplepyms import protocol
+from simplepyms.service_metrics import Collect, ServiceMetrics
+
+log = structlog.get_logger("simplepyms.service")
+
+DEFAULT_INTERVAL = 5.0
+INTERVAL_VARIABLE = "SIMPLEPYMS_HEARTBEAT_INTERVAL"
+#: How long a goodbye may take before the service leaves regardless.
+FAREWELL_TIMEOUT = 3.0
+
+Session = Any  # autobahn's ApplicationSession, which ships no types
+
+
+class ServiceComponent(Component):  # type: ignore[misc]
+    """An autobahn ``Component`` with heartbeats, stop and restart.
+
+    Build one with :func:`mk_component`.  ``metrics`` holds the values
+    carried in every heartbeat; ``instance`` names this process.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        url: str,
+        realm: str,
+        *,
+        interval: float,
+        metrics: ServiceMetrics,
+        **component_options: Any,
+    ) -> None:
+        super().__init__(transports=url, realm=realm, **component_options)
+        self.name = name
+        self.instance = secrets.token_hex(8)
+        self.interval = interval
+        self.metrics = metrics
+        self.started = time.time()
+        self._seq = 0
+        self._session: Session | None = None
+        self._loop: LoopingCall | None = None
+        self._reactor: Any = None
+        self._ending: defer.Deferred[None] | None = None
+        self._restart = False
+        self._publish_failing = False
+
+        self.on("start", self._on_start)
+        self.on_join(self._on_join)
+        self.on_leave(self._on_leave)
+        self.on_disconnect(self._on_disconnect)
+
+    @property
+    def _log(self) -> Any:
+        # Bound when used, not when built: the component is often built
+        # at import time, before the entry point configures structlog.
+        return log.bind(service=self.name, service_instance=self.instance)
+
+    def heartbeat(self) -> dict[str, Any]:
+        """Return the next heartbeat payload, advancing ``seq``."""
+        self._seq += 1
+        return protocol.build_heartbeat(
+            service=self.name,
+            instance=self.instance,
+            seq=self._seq,
+            started=self.started,
+            sent=time.time(),
+            interval=self.interval,
+            metrics=self.metrics.snapshot(),
+        )
+
+    def shutdown(self, reason: str = "stop") -> defer.Deferred[None]:
+        """Say goodbye and leave the router; idempotent.
+
+        ``reason`` is ``"stop"``, ``"restart"`` (the process re-executes
+        itself once it has left) or ``"signal"``.
+        """
+        if self._ending is None:
+            if reason == "restart":
+                self._restart = True
+                self._reactor.addSystemEventTrigger(
+                    "after", "shutdown", self._reexec
+                )
+            self._ending = defer.ensureDeferred(self._farewell(reason))
+        return self._ending
+
+    def _on_start(self, reactor: Any, component: Component) -> None:
+        self._reactor = reactor
+        reactor.addSystemEventTrigger(
+            "before", "shutdown", self._on_reactor_shutdown
+        )
+
+    def _on_reactor_shutdown(self) -> defer.Deferred[None] | None:
+        if self._session is None:
+            return None
+        return self.shutdown("signal")
+
+    @defer.inlineCallbacks
+    def _on_join(self, session: Session, details: Any) -> Any:
+        self._session = session
+        shared = RegisterOptions(invoke="roundrobin")
+        yield session.register(
+            self._on_stop, protocol.stop_uri(self.name), options=shared
+        )
+        yield session.register(
+            self._on_restart, protocol.restart_uri(self.name), options=shared
+        )
+        yield session.subscribe(self._on_discover, protocol.DISCOVER_TOPIC)
+        yield defer.ensureDeferred(self._add_testament(session))
+
+        self._loop = LoopingCall(self._beat)
+        self._loop.clock = IReactorTime(self._reactor)
+        self._loop.start(self.interval, now=True)
+        self._log.info("service_joined", realm=details.realm)
+
+    def _on_leave(self, session: Session, details: Any) -> None:
+        self._stop_beating()
+        self._session = None
+
+    def _on_disconnect(self, session: Session, was_clean: bool) -> None:
+        self._stop_beating()
+        self._session = None
+        if self._restart:
+            self._reexec()
+
+    def _on_stop(self, *args: Any, **kwargs: Any) -> dict[str, str]:
+        return self._answer("stop")
+
+    def _on_restart(self, *args: Any, **kwargs: Any) -> dict[str, str]:
+        return self._answer("restart")
+
+    def _answer(self, reason: str) -> dict[str, str]:
+        # Stop beating at once, but leave only after the caller has its
+        # result: a session that leaves first cancels the call.
+        self._stop_beating()
+        self._reactor.callLater(0, self.shutdown, reason)
+        return {"service": self.name, "instance": self.instance, reason: "ok"}
+
+    def _on_discover(self, *args: Any, **kwargs: Any) -> None:
+        self._beat()
+
+    def _beat(self) -> None:
+        session = self._session
+        if session is None or not session.is_attached():
+            return
+        try:
+            sent = session.publish(
+                protocol.HEARTBEAT_TOPIC,
+                self.heartbeat(),
+                options=PublishOptions(acknowledge=True),
+            )
+        except Exception as error:  # noqa: BLE001 - the transport went away
+            self._publish_failed(error)
+            return
+        sent.addCallbacks(self._publish_worked, self._publish_failed)
+
+    def _publish_worked(self, _: object) -> None:
+        if self._publish_failing:
+            self._publish_failing = False
+            self._log.info("heartbeat_publish_recovered")
+
+    def _publish_failed(self, error: Any) -> None:
+        if not self._publish_failing:
+            self._publish_failing = True
+            self._log.warning("heartbeat_publish_failed", error=str(error))
+
+    def _stop_beating(self) -> None:
+        if self._loop is not None and self._loop.running:
+            self._loop.stop()
+        self._loop = None
+
+    async def _add_testament(self, session: Session) -> None:
+        # The router publishes this for us if our session dies, which
+        # tells the Monitor at once instead of after the timeout.
+        lost = protocol.build_goodbye(
+            service=self.name, instance=self.instance, reason="lost"
+        )
+        try:
+            await session.call(
+                "wamp.session.add_testament", protocol.LOST_TOPIC, [lost], {}
+            )
+        except Exception as error:  # noqa: BLE001 - an optional feature
+            self._log.info("testament_unavailable", error=str(error))
+
+    async def _farewell(self, reason: str) -> None:
+        self._stop_beating()
+        session = self._session
+        if session is None or not session.is_attached():
+            self.stop()
+            return
+
+        bye = protocol.build_goodbye(
+            service=self.name, instance=self.instance, reason=reason
+        )
+        # Without this the router would publish our testament as we
+        # leave, and a graceful stop would look like a crash.
+        with contextlib.suppress(Exception):
+            await _within(
+                self._reactor,
+                session.call("wamp.session.flush_testaments"),
+            )
+        try:
+            await _within(
+                self._reactor,
+                session.publish(
+                    protocol.GOODBYE_TOPIC,
+                    bye,
+                    options=PublishOptions(acknowledge=True),
+                ),
+            )
+        except Exception as error:  # noqa: BLE001 - leave regardless
+            self._log.warning("goodbye_failed", error=str(error))
+        self._log.info("service_leaving", reason=reason)
+        await defer.maybeDeferred(self.stop)
+
+    def _reexec(self) -> None:
+        argv = [sys.executable, *sys.orig_argv[1:]]
+        self._log.info("service_restarting", argv=argv)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.execv(sys.executable, argv)  # noqa: S606 - our own command line
+
+
+def _within(reactor: Any, result: Any) -> defer.Deferred[Any]:
+    d: defer.Deferred[Any] = defer.maybeDeferred(lambda: result)
+    return d.addTimeout(FAREWELL_TIMEOUT, reactor)
+
+
+def mk_component(
+    name: str,
+    url: str,
+    realm: str,
+    *,
+    interval: float | None = None,
+    metrics: Collect | None = None,
+    **component_options: Any,
+) -> ServiceComponent:
+    """Return a component that heartbeats as service *name*.
+
+    Args:
+        name: the service name: letters, digits, ``_`` and ``-``.
+        url: the router's WebSocket URL, such as ``ws://127.0.0.1:8080/ws``.
+        realm: the WAMP realm to join.
+        interval: seconds between heartbeats; by default the value of
+            ``SIMPLEPYMS_HEARTBEAT_INTERVAL``, else 5.
+        metrics: called at every heartbeat; returns a ``{name: number}``
+            dict of values to carry (names ending in ``_total`` are
+            counters).
+        component_options: passed on to autobahn's ``Component``, such
+            as ``authentication``.
+
+    Raises:
+        ValueError: if *name* or *interval* is not usable.
+    """
+    protocol.check_service_name(name)
+    seconds = _interval(interval)
+    return ServiceComponent(
+        name,
+        url,
+        realm,
+        interval=seconds,
+        metrics=ServiceMetrics(metrics),
+        **component_options,
+    )
+
+
+def _interval(interval: float | None) -> float:
+    source = "interval"
+    if interval is None:
+        raw = os.environ.get(INTERVAL_VARIABLE)
+        if raw is None:
+            return DEFAULT_INTERVAL
+        source = INTERVAL_VARIABLE
+        try:
+            interval = float(raw)
+        except ValueError:
+            interval = float("nan")
+    if not protocol.MIN_INTERVAL <= interval <= protocol.MAX_INTERVAL:
+        raise ValueError(
+            f"{source} must be {protocol.MIN_INTERVAL} to"
+            f" {protocol.MAX_INTERVAL} seconds, got {interval!r}"
+        )
+    return float(interval)
+
+
+__all__ = ["ServiceComponent", "mk_component"]

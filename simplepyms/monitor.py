@@ -1,0 +1,261 @@
+"""The Monitor: a WAMP component that feeds heartbeats to the fleet model.
+
+It subscribes to heartbeats, goodbyes and lost-session testaments, keeps
+:class:`~simplepyms.liveness.Fleet` up to date, counts what it refused,
+and logs every change of an instance's state once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from autobahn.twisted.component import Component
+from prometheus_client import CollectorRegistry, Counter, Gauge
+from twisted.internet.interfaces import IReactorTime
+from twisted.internet.task import LoopingCall
+
+from simplepyms import __version__, protocol
+from simplepyms.collector import FleetCollector
+from simplepyms.liveness import Fleet, Seen, State
+
+log = structlog.get_logger("simplepyms.monitor")
+
+#: A refused heartbeat is logged at most this often per reason.
+REJECT_LOG_SECONDS = 60.0
+SWEEP_SECONDS = 1.0
+IGNORE_REASONS = ("stale", "ended")
+_EVENTS = {Seen.NEW: "instance_new", Seen.RESTARTED: "instance_restarted"}
+_TRANSITIONS = {
+    State.UP: "instance_up",
+    State.LATE: "instance_late",
+    State.DOWN: "instance_down",
+    State.STOPPED: "instance_stopped",
+}
+
+
+class Monitor:
+    """Track every service instance that heartbeats on one realm.
+
+    Args:
+        fleet: the liveness model to keep up to date.
+        reactor: the reactor to time and connect with.
+        registry: where the Monitor's families are registered.
+        url: the router's WebSocket URL.
+        realm: the realm to join.
+    """
+
+    def __init__(
+        self,
+        fleet: Fleet,
+        reactor: Any,
+        registry: CollectorRegistry,
+        *,
+        url: str,
+        realm: str,
+    ) -> None:
+        self.fleet = fleet
+        self._clock = IReactorTime(reactor)
+        self._reactor = reactor
+        self._url = url
+        self._rejects = _ReasonLog(self._clock)
+        self._connected = False
+        self._stopping = False
+        self._session: Any = None
+
+        registry.register(FleetCollector(fleet, self._clock.seconds))
+        self.received = Counter(
+            "simplepyms_heartbeats_received",
+            "Messages received on the heartbeat topic.",
+            registry=registry,
+        )
+        self.rejected = Counter(
+            "simplepyms_heartbeats_rejected",
+            "Heartbeats refused as a whole, by reason.",
+            ["reason"],
+            registry=registry,
+        )
+        self.ignored = Counter(
+            "simplepyms_heartbeats_ignored",
+            "Valid heartbeats ignored: repeated, or from an ended instance.",
+            ["reason"],
+            registry=registry,
+        )
+        self.metrics_rejected = Counter(
+            "simplepyms_metrics_rejected",
+            "Carried metrics dropped from accepted heartbeats, by reason.",
+            ["reason"],
+            registry=registry,
+        )
+        self.goodbyes = Counter(
+            "simplepyms_goodbyes_received",
+            "Goodbyes and lost-session notices received.",
+            registry=registry,
+        )
+        self.router_connected = Gauge(
+            "simplepyms_monitor_router_connected",
+            "1 while the Monitor has a session on the router.",
+            registry=registry,
+        )
+        build = Gauge(
+            "simplepyms_build_info",
+            "The simplepyms version the Monitor runs.",
+            ["version"],
+            registry=registry,
+        )
+        build.labels(__version__).set(1)
+        for reason in protocol.HEARTBEAT_REJECT_REASONS:
+            self.rejected.labels(reason)
+        for reason in protocol.METRIC_REJECT_REASONS:
+            self.metrics_rejected.labels(reason)
+        for reason in IGNORE_REASONS:
+            self.ignored.labels(reason)
+
+        self.component = Component(
+            transports=[
+                {
+                    "type": "websocket",
+                    "url": url,
+                    "max_retry_delay": 5,
+                    "initial_retry_delay": 0.5,
+                    "retry_delay_growth": 1.5,
+                }
+            ],
+            realm=realm,
+        )
+        self.component.on_join(self._on_join)
+        self.component.on_disconnect(self._on_disconnect)
+        self.component.on_connectfailure(self._on_connect_failure)
+        self._sweeper = LoopingCall(self.sweep)
+        self._sweeper.clock = self._clock
+
+    def start(self) -> None:
+        """Connect to the router (retrying for ever) and start sweeping."""
+        self._sweeper.start(SWEEP_SECONDS, now=False)
+        self.component.start(self._reactor)
+
+    def stop(self) -> Any:
+        """Leave the router; returns when the session has left."""
+        self._stopping = True
+        if self._sweeper.running:
+            self._sweeper.stop()
+        return self.component.stop()
+
+    def on_heartbeat(self, *args: Any, **kwargs: Any) -> None:
+        """Take one message from the heartbeat topic."""
+        self.received.inc()
+        now = self._clock.seconds()
+        try:
+            beat = protocol.parse_heartbeat(_payload(args, kwargs))
+        except protocol.InvalidHeartbeat as error:
+            self.rejected.labels(error.reason).inc()
+            self._rejects.warn(error.reason, error.detail)
+            return
+
+        for reason, count in beat.rejected.items():
+            self.metrics_rejected.labels(reason).inc(count)
+            self._rejects.warn(f"metric_{reason}", beat.service)
+        seen = self.fleet.heartbeat(beat, now)
+        if seen is Seen.STALE or seen is Seen.ENDED:
+            self.ignored.labels(seen.value).inc()
+        elif seen is not Seen.CURRENT:
+            log.info(
+                _EVENTS[seen],
+                service=beat.service,
+                service_instance=beat.instance,
+                interval=beat.interval,
+            )
+
+    def on_goodbye(self, *args: Any, **kwargs: Any) -> None:
+        """Take a goodbye: the instance stopped on purpose."""
+        self._end(args, kwargs, lost=False)
+
+    def on_lost(self, *args: Any, **kwargs: Any) -> None:
+        """Take a testament: the router saw the instance's session die."""
+        self._end(args, kwargs, lost=True)
+
+    def sweep(self) -> None:
+        """Log the state changes since the last sweep; forget the expired."""
+        for change in self.fleet.sweep(self._clock.seconds()):
+            inst = change.instance
+            level = log.warning if change.new is State.DOWN else log.info
+            level(
+                _TRANSITIONS[change.new],
+                service=inst.service,
+                service_instance=inst.instance,
+                was=change.old.value,
+            )
+
+    def _end(self, args: Any, kwargs: Any, *, lost: bool) -> None:
+        self.goodbyes.inc()
+        try:
+            bye = protocol.parse_goodbye(_payload(args, kwargs))
+        except protocol.InvalidHeartbeat as error:
+            self._rejects.warn(f"goodbye_{error.reason}", error.detail)
+            return
+        now = self._clock.seconds()
+        if lost:
+            self.fleet.lost(bye.service, bye.instance, now)
+        else:
+            self.fleet.goodbye(bye, now)
+        self.sweep()
+
+    async def _on_join(self, session: Any, details: Any) -> None:
+        self._session = session
+        await session.subscribe(self.on_heartbeat, protocol.HEARTBEAT_TOPIC)
+        await session.subscribe(self.on_goodbye, protocol.GOODBYE_TOPIC)
+        await session.subscribe(self.on_lost, protocol.LOST_TOPIC)
+        self._connected = True
+        self.router_connected.set(1)
+        log.info("router_connected", url=self._url, realm=details.realm)
+        # Ask every live service for a heartbeat now rather than in one
+        # interval, so a Monitor that (re)joins is current at once.
+        session.publish(protocol.DISCOVER_TOPIC)
+
+    def _on_disconnect(self, session: Any, was_clean: bool) -> None:
+        self.router_connected.set(0)
+        self._session = None
+        if self._connected and self._stopping:
+            log.info("router_left", url=self._url)
+        elif self._connected:
+            log.warning("router_disconnected", url=self._url, clean=was_clean)
+        self._connected = False
+
+    def _on_connect_failure(self, component: Any, error: Exception) -> None:
+        if self._rejects.due("router_unreachable"):
+            log.warning("router_unreachable", url=self._url, error=str(error))
+
+
+def _payload(args: Any, kwargs: Any) -> object:
+    if len(args) == 1 and not kwargs:
+        return args[0]
+    if not args and kwargs:
+        return dict(kwargs)
+    return list(args)
+
+
+class _ReasonLog:
+    """Log a warning per reason at most once a :data:`REJECT_LOG_SECONDS`."""
+
+    def __init__(self, clock: IReactorTime) -> None:
+        self._clock = clock
+        self._last: dict[str, float] = {}
+        self._suppressed: dict[str, int] = {}
+
+    def due(self, reason: str) -> bool:
+        now = self._clock.seconds()
+        last = self._last.get(reason)
+        if last is not None and now - last < REJECT_LOG_SECONDS:
+            self._suppressed[reason] = self._suppressed.get(reason, 0) + 1
+            return False
+        self._last[reason] = now
+        return True
+
+    def warn(self, reason: str, detail: str) -> None:
+        if self.due(reason):
+            log.warning(
+                "heartbeat_rejected",
+                reason=reason,
+                detail=detail[:200],
+                suppressed=self._suppressed.pop(reason, 0),
+            )

@@ -1,0 +1,345 @@
+"""The heartbeat wire format: URIs, payload fields, limits and validation.
+
+Both sides use this module: a service builds its heartbeats with
+:func:`build_heartbeat`, and the Monitor accepts them with
+:func:`parse_heartbeat`.  ``docs/protocol.md`` describes the same rules
+for people.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+VERSION: Final = 1
+
+PREFIX: Final = "py.ms"
+HEARTBEAT_TOPIC: Final = f"{PREFIX}.heartbeat"
+GOODBYE_TOPIC: Final = f"{PREFIX}.goodbye"
+DISCOVER_TOPIC: Final = f"{PREFIX}.discover"
+#: Published by the router, from a testament, when a session dies.
+LOST_TOPIC: Final = f"{PREFIX}.lost"
+
+MAX_METRICS: Final = 1000
+MAX_NAME_LENGTH: Final = 128
+MAX_INSTANCE_LENGTH: Final = 64
+MIN_INTERVAL: Final = 0.05
+MAX_INTERVAL: Final = 3600.0
+
+#: Service names become URI components (``py.ms.<name>.stop``) and label
+#: values, so they keep to WAMP's loose URI component characters.
+SERVICE_NAME: Final = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*")
+#: Carried metric names are Prometheus metric names as they are exported.
+METRIC_NAME: Final = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
+#: Names under this prefix belong to the Monitor's own families.
+RESERVED_METRIC_PREFIX: Final = "simplepyms_"
+#: A carried metric whose name ends so is a counter; any other a gauge.
+COUNTER_SUFFIX: Final = "_total"
+
+#: Why a heartbeat as a whole was refused; exported as label values.
+HEARTBEAT_REJECT_REASONS: Final = (
+    "not_a_dict",
+    "missing_field",
+    "bad_field",
+    "unsupported_version",
+    "too_many_metrics",
+)
+#: Why one carried metric was dropped from an otherwise good heartbeat.
+METRIC_REJECT_REASONS: Final = (
+    "bad_name",
+    "reserved_name",
+    "not_a_number",
+    "counter_not_finite",
+)
+
+_REQUIRED: Final = (
+    "v",
+    "service",
+    "instance",
+    "seq",
+    "started",
+    "sent",
+    "interval",
+    "metrics",
+)
+
+
+def stop_uri(service: str) -> str:
+    """Return the procedure that stops *service*."""
+    return f"{PREFIX}.{service}.stop"
+
+
+def restart_uri(service: str) -> str:
+    """Return the procedure that restarts *service*."""
+    return f"{PREFIX}.{service}.restart"
+
+
+def is_counter(metric: str) -> bool:
+    """Tell whether a carried metric called *metric* is a counter."""
+    return metric.endswith(COUNTER_SUFFIX)
+
+
+class InvalidHeartbeat(ValueError):  # noqa: N818 - reads as a verdict
+    """A heartbeat the Monitor refuses as a whole.
+
+    Attributes:
+        reason: one of :data:`HEARTBEAT_REJECT_REASONS`.
+        detail: what exactly was wrong, for the log.
+    """
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+class InvalidServiceName(ValueError):  # noqa: N818 - reads as a verdict
+    """A service name that cannot be used in URIs and labels."""
+
+
+@dataclass(frozen=True, slots=True)
+class Heartbeat:
+    """A validated heartbeat.
+
+    ``metrics`` holds only the carried metrics that passed validation;
+    ``rejected`` counts, by reason, those that did not.
+    """
+
+    service: str
+    instance: str
+    seq: int
+    started: float
+    sent: float
+    interval: float
+    metrics: Mapping[str, float]
+    rejected: Mapping[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Goodbye:
+    """A validated goodbye: the instance ended on purpose."""
+
+    service: str
+    instance: str
+    reason: str
+
+
+def check_service_name(name: object) -> str:
+    """Return *name* if it is a usable service name.
+
+    Raises:
+        InvalidServiceName: if it is not a string of 1 to
+            :data:`MAX_NAME_LENGTH` letters, digits, ``_`` or ``-``.
+    """
+    if (
+        not isinstance(name, str)
+        or len(name) > MAX_NAME_LENGTH
+        or SERVICE_NAME.fullmatch(name) is None
+    ):
+        raise InvalidServiceName(
+            f"service name must be 1 to {MAX_NAME_LENGTH} letters, digits,"
+            f" '_' or '-' (not starting with '-'), got {name!r}"
+        )
+    return name
+
+
+def check_metric_name(name: str) -> str | None:
+    """Return why *name* cannot be a carried metric, or None if it can."""
+    if len(name) > MAX_NAME_LENGTH or METRIC_NAME.fullmatch(name) is None:
+        return "bad_name"
+    if name.startswith(RESERVED_METRIC_PREFIX):
+        return "reserved_name"
+    return None
+
+
+def metric_value(name: str, value: object) -> float | str:
+    """Return *value* as a float, or the reason it is refused.
+
+    Booleans count as 0 and 1.  Gauges may be NaN or infinite;
+    counters must be finite.
+    """
+    if not isinstance(value, int | float):
+        return "not_a_number"
+    number = float(value)
+    if is_counter(name) and not math.isfinite(number):
+        return "counter_not_finite"
+    return number
+
+
+def build_heartbeat(
+    *,
+    service: str,
+    instance: str,
+    seq: int,
+    started: float,
+    sent: float,
+    interval: float,
+    metrics: Mapping[str, float],
+) -> dict[str, Any]:
+    """Return the payload a service publishes on :data:`HEARTBEAT_TOPIC`."""
+    return {
+        "v": VERSION,
+        "service": service,
+        "instance": instance,
+        "seq": seq,
+        "started": started,
+        "sent": sent,
+        "interval": interval,
+        "metrics": dict(metrics),
+    }
+
+
+def parse_heartbeat(payload: object) -> Heartbeat:
+    """Validate a received heartbeat.
+
+    Bad carried metrics are dropped one by one and counted in
+    ``Heartbeat.rejected``; the rest of the heartbeat is kept.
+
+    Raises:
+        InvalidHeartbeat: if the heartbeat cannot be used at all.
+    """
+    if not isinstance(payload, dict):
+        raise InvalidHeartbeat(
+            "not_a_dict", f"expected a dict, got {type(payload).__name__}"
+        )
+
+    missing = [key for key in _REQUIRED if key not in payload]
+    if missing:
+        raise InvalidHeartbeat("missing_field", f"missing {missing}")
+
+    version = payload["v"]
+    if version != VERSION or isinstance(version, bool):
+        raise InvalidHeartbeat(
+            "unsupported_version", f"v must be {VERSION}, got {version!r}"
+        )
+
+    service = _field(payload, "service", _service)
+    instance = _field(payload, "instance", _instance)
+    seq = _field(payload, "seq", _seq)
+    started = _field(payload, "started", _timestamp)
+    sent = _field(payload, "sent", _timestamp)
+    interval = _field(payload, "interval", _interval)
+    raw_metrics = payload["metrics"]
+    if not isinstance(raw_metrics, dict):
+        raise InvalidHeartbeat("bad_field", "metrics must be a dict")
+    if len(raw_metrics) > MAX_METRICS:
+        raise InvalidHeartbeat(
+            "too_many_metrics",
+            f"{len(raw_metrics)} metrics, at most {MAX_METRICS}",
+        )
+
+    metrics, rejected = _metrics(raw_metrics)
+    return Heartbeat(
+        service=service,
+        instance=instance,
+        seq=seq,
+        started=started,
+        sent=sent,
+        interval=interval,
+        metrics=metrics,
+        rejected=rejected,
+    )
+
+
+def build_goodbye(
+    *, service: str, instance: str, reason: str
+) -> dict[str, Any]:
+    """Return the payload a service publishes on :data:`GOODBYE_TOPIC`."""
+    return {
+        "v": VERSION,
+        "service": service,
+        "instance": instance,
+        "reason": reason,
+    }
+
+
+def parse_goodbye(payload: object) -> Goodbye:
+    """Validate a received goodbye.
+
+    Raises:
+        InvalidHeartbeat: with the same reasons as :func:`parse_heartbeat`.
+    """
+    if not isinstance(payload, dict):
+        raise InvalidHeartbeat(
+            "not_a_dict", f"expected a dict, got {type(payload).__name__}"
+        )
+    missing = [k for k in ("service", "instance") if k not in payload]
+    if missing:
+        raise InvalidHeartbeat("missing_field", f"missing {missing}")
+
+    reason = payload.get("reason", "stop")
+    return Goodbye(
+        service=_field(payload, "service", _service),
+        instance=_field(payload, "instance", _instance),
+        reason=reason if isinstance(reason, str) else "stop",
+    )
+
+
+def _field(payload: dict[Any, Any], key: str, convert: Any) -> Any:
+    value = payload[key]
+    try:
+        return convert(value)
+    except (TypeError, ValueError) as error:
+        raise InvalidHeartbeat("bad_field", f"{key}: {error}") from error
+
+
+def _service(value: object) -> str:
+    return check_service_name(value)
+
+
+def _instance(value: object) -> str:
+    if (
+        not isinstance(value, str)
+        or not value
+        or len(value) > MAX_INSTANCE_LENGTH
+    ):
+        raise ValueError(
+            f"must be a string of 1 to {MAX_INSTANCE_LENGTH} characters"
+        )
+    return value
+
+
+def _seq(value: object) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ValueError(f"must be a non-negative integer, got {value!r}")
+    return value
+
+
+def _timestamp(value: object) -> float:
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        raise TypeError(f"must be Unix seconds, got {value!r}")
+    number = float(value)
+    if not math.isfinite(number) or number < 0:
+        raise ValueError(f"must be finite and positive, got {value!r}")
+    return number
+
+
+def _interval(value: object) -> float:
+    number = _timestamp(value)
+    if not MIN_INTERVAL <= number <= MAX_INTERVAL:
+        raise ValueError(
+            f"must be {MIN_INTERVAL} to {MAX_INTERVAL} seconds, got {value!r}"
+        )
+    return number
+
+
+def _metrics(
+    raw: dict[Any, Any],
+) -> tuple[dict[str, float], dict[str, int]]:
+    metrics: dict[str, float] = {}
+    rejected: dict[str, int] = {}
+    for name, value in raw.items():
+        reason = (
+            check_metric_name(name) if isinstance(name, str) else "bad_name"
+        )
+        if reason is None:
+            number = metric_value(name, value)
+            if isinstance(number, float):
+                metrics[name] = number
+                continue
+            reason = number
+        rejected[reason] = rejected.get(reason, 0) + 1
+    return metrics, rejected

@@ -1,0 +1,243 @@
+"""Run crossbar, the WAMP router, with the configuration simplepyms ships.
+
+Needs the ``router`` extra (``pip install 'simplepyms[router]'``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import shutil
+import signal
+import sys
+import tempfile
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import structlog
+from autobahn.twisted.wamp import ApplicationSession
+from autobahn.twisted.websocket import WampWebSocketClientFactory
+from autobahn.wamp.types import ComponentConfig
+from twisted.internet import defer, error, protocol
+from twisted.internet.endpoints import TCP4ClientEndpoint
+
+from simplepyms.errors import UsageError
+
+log = structlog.get_logger("simplepyms.router")
+
+READY_TIMEOUT = 60.0
+STOP_TIMEOUT = 10.0
+PROBE_EVERY = 0.25
+#: crossbar's own "<time> [Controller  123]" in front of each line.
+_CROSSBAR_PREFIX = re.compile(r"^\S+ \[[^\]]*\] ?")
+
+
+@dataclass(frozen=True)
+class RouterConfig:
+    """Where the shipped router listens, and which realm it serves."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    realm: str = "realm1"
+    cbdir: Path | None = None
+
+    @property
+    def url(self) -> str:
+        """The WebSocket URL services and the Monitor connect to."""
+        return f"ws://{self.host}:{self.port}/ws"
+
+
+def shipped_config(config: RouterConfig) -> dict[str, Any]:
+    """Return the shipped crossbar configuration, set to *config*."""
+    text = resources.files("simplepyms.crossbar").joinpath("demo.json")
+    data: dict[str, Any] = json.loads(text.read_text())
+    router = data["workers"][0]
+    router["realms"][0]["name"] = config.realm
+    endpoint = router["transports"][0]["endpoint"]
+    endpoint["interface"] = config.host
+    endpoint["port"] = config.port
+    return data
+
+
+def crossbar_executable() -> str:
+    """Return the path of the ``crossbar`` command.
+
+    Raises:
+        UsageError: if crossbar is not installed.
+    """
+    here = str(Path(sys.executable).parent)
+    found = shutil.which("crossbar", path=os.pathsep.join([here, os.defpath]))
+    if found is None:
+        raise UsageError(
+            "crossbar is not installed; install the router extra:"
+            " pip install 'simplepyms[router]'"
+        )
+    return found
+
+
+class _Output(protocol.ProcessProtocol):
+    """Relay crossbar's output as log events, and tell when it ends."""
+
+    def __init__(self) -> None:
+        self.ended: defer.Deferred[int | None] = defer.Deferred()
+        self._partial = b""
+
+    def outReceived(self, data: bytes) -> None:  # noqa: N802
+        self._relay(data)
+
+    def errReceived(self, data: bytes) -> None:  # noqa: N802
+        self._relay(data)
+
+    def processEnded(self, reason: Any) -> None:  # noqa: N802
+        code = getattr(reason.value, "exitCode", None)
+        self.ended.callback(code)
+
+    def _relay(self, data: bytes) -> None:
+        *lines, self._partial = (self._partial + data).split(b"\n")
+        for line in lines:
+            text = _CROSSBAR_PREFIX.sub("", line.decode(errors="replace"))
+            if not text.strip():
+                continue
+            if "SIGTERM" in text or "SIGINT" in text:
+                # crossbar says so at every shutdown, whatever its level.
+                log.debug("crossbar_output", line=text.strip())
+            else:
+                log.warning("crossbar_output", line=text.strip())
+
+
+class Crossbar:
+    """One crossbar process, started and stopped on a reactor.
+
+    Args:
+        reactor: the reactor to spawn and time with.
+        config: where it listens and which realm it serves.
+    """
+
+    def __init__(self, reactor: Any, config: RouterConfig) -> None:
+        self._reactor = reactor
+        self.config = config
+        self._output = _Output()
+        self._process: Any = None
+        self._tempdir: str | None = None
+        self.stopping = False
+
+    @property
+    def ended(self) -> defer.Deferred[int | None]:
+        """Fires with crossbar's exit code when the process ends."""
+        return self._output.ended
+
+    async def start(self) -> None:
+        """Start crossbar and return once it accepts sessions.
+
+        Raises:
+            UsageError: if crossbar is missing, exits, or never gets ready.
+        """
+        executable = crossbar_executable()
+        cbdir = self._cbdir()
+        (cbdir / "config.json").write_text(
+            json.dumps(shipped_config(self.config), indent=2)
+        )
+        args = [
+            executable,
+            "start",
+            "--cbdir",
+            str(cbdir),
+            "--config",
+            "config.json",
+            "--loglevel",
+            "error",
+            "--color",
+            "false",
+        ]
+        env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+        self._process = self._reactor.spawnProcess(
+            self._output, executable, args, env=env
+        )
+        await self._wait_ready()
+        if self.stopping:
+            return
+        log.info("router_ready", url=self.config.url, realm=self.config.realm)
+
+    async def stop(self) -> None:
+        """Stop crossbar gracefully, or kill it after a grace period."""
+        self.stopping = True
+        if self._process is not None and not self.ended.called:
+            self._signal(signal.SIGTERM)
+            killer = self._reactor.callLater(
+                STOP_TIMEOUT, self._signal, signal.SIGKILL
+            )
+            await self.ended
+            if killer.active():
+                killer.cancel()
+            log.info("router_stopped")
+        if self._tempdir is not None:
+            shutil.rmtree(self._tempdir, ignore_errors=True)
+            self._tempdir = None
+
+    def _signal(self, number: int) -> None:
+        signal_process(self._process, number)
+
+    def _cbdir(self) -> Path:
+        if self.config.cbdir is not None:
+            self.config.cbdir.mkdir(parents=True, exist_ok=True)
+            return self.config.cbdir
+        self._tempdir = tempfile.mkdtemp(prefix="simplepyms-router-")
+        return Path(self._tempdir)
+
+    async def _wait_ready(self) -> None:
+        deadline = self._reactor.seconds() + READY_TIMEOUT
+        while not await probe(self._reactor, self.config):
+            if self.stopping:
+                return
+            if self.ended.called:
+                raise UsageError(
+                    "crossbar exited before it was ready; is port"
+                    f" {self.config.port} on {self.config.host} free?"
+                )
+            if self._reactor.seconds() > deadline:
+                await self.stop()
+                raise UsageError(
+                    f"crossbar was not ready after {READY_TIMEOUT:.0f} s"
+                )
+            await _sleep(self._reactor, PROBE_EVERY)
+
+
+class _ProbeSession(ApplicationSession):  # type: ignore[misc]
+    def onJoin(self, details: Any) -> None:  # noqa: N802
+        self.config.extra.callback(True)
+        self.leave()
+
+
+async def probe(reactor: Any, config: RouterConfig) -> bool:
+    """Tell whether the router at *config* lets a session join its realm."""
+    joined: defer.Deferred[bool] = defer.Deferred()
+    factory = WampWebSocketClientFactory(
+        lambda: _ProbeSession(ComponentConfig(config.realm, extra=joined)),
+        url=config.url,
+    )
+    endpoint = TCP4ClientEndpoint(reactor, config.host, config.port, timeout=2)
+    try:
+        connection: Any = await endpoint.connect(factory)
+    except (error.ConnectError, error.TimeoutError):
+        return False
+    joined.addTimeout(2.0, reactor, onTimeoutCancel=lambda *_: False)
+    result = await joined
+    if not result:
+        connection.transport.abortConnection()
+    return result
+
+
+def signal_process(process: Any, number: int) -> None:
+    """Send signal *number* to a spawned process that may have ended."""
+    with contextlib.suppress(error.ProcessExitedAlready):
+        process.signalProcess(number)
+
+
+def _sleep(reactor: Any, seconds: float) -> defer.Deferred[None]:
+    d: defer.Deferred[None] = defer.Deferred()
+    reactor.callLater(seconds, d.callback, None)
+    return d

@@ -1,0 +1,160 @@
+"""The long-running commands: the Monitor and the router, on one reactor."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+import structlog
+from prometheus_client import (
+    CollectorRegistry,
+    GCCollector,
+    PlatformCollector,
+    ProcessCollector,
+    disable_created_metrics,
+)
+from twisted.internet import defer
+from twisted.internet.error import CannotListenError
+from twisted.python.failure import Failure
+
+from simplepyms.errors import UsageError
+from simplepyms.liveness import Fleet
+from simplepyms.monitor import Monitor
+from simplepyms.router import STOP_TIMEOUT, Crossbar, RouterConfig
+from simplepyms.web import make_site
+
+log = structlog.get_logger("simplepyms")
+
+#: How long leaving the router may delay the end of the process.
+LEAVE_TIMEOUT = 3.0
+
+Main = Callable[[Any], Coroutine[Any, Any, None]]
+
+
+def run_reactor(main: Main) -> int:
+    """Run *main* on the global reactor until it ends or a signal comes.
+
+    Returns the exit status: 0 after a signal or a clean end, 2 for a
+    :class:`UsageError` (reported as one line), 1 for anything else.
+    """
+    from twisted.internet import reactor as _reactor
+
+    reactor: Any = _reactor
+    status = [0]
+
+    def finished(result: object) -> None:
+        if isinstance(result, Failure):
+            status[0] = _report(result)
+        if reactor.running and not stopping[0]:
+            reactor.stop()
+
+    stopping = [False]
+
+    def mark_stopping() -> None:
+        stopping[0] = True
+
+    reactor.addSystemEventTrigger("before", "shutdown", mark_stopping)
+    reactor.callWhenRunning(
+        lambda: defer.ensureDeferred(main(reactor)).addBoth(finished)
+    )
+    reactor.run()
+    return status[0]
+
+
+def _report(failure: Failure) -> int:
+    problem = failure.value
+    if isinstance(problem, UsageError):
+        sys.stderr.write(f"simplepyms: error: {failure.value}\n")
+        return 2
+    if isinstance(problem, SystemExit):
+        code = problem.code
+        return code if isinstance(code, int) else 1
+    log.error(
+        "unexpected_failure",
+        error=failure.getErrorMessage(),
+        kind=failure.type.__name__ if failure.type else None,
+    )
+    return 1
+
+
+def on_shutdown(
+    reactor: Any, stop: Callable[[], Any], timeout: float = LEAVE_TIMEOUT
+) -> None:
+    """Run *stop* before the reactor shuts down, for at most *timeout*."""
+
+    def bounded() -> defer.Deferred[Any]:
+        d = defer.maybeDeferred(stop)
+        d.addTimeout(timeout, reactor)
+        return d.addErrback(lambda _: None)
+
+    reactor.addSystemEventTrigger("before", "shutdown", bounded)
+
+
+def serve_monitor(
+    *,
+    url: str,
+    realm: str,
+    host: str,
+    port: int,
+    timeout_factor: float,
+    retention: float,
+) -> int:
+    """Run the Monitor until SIGINT or SIGTERM; return the exit status."""
+
+    async def main(reactor: Any) -> None:
+        try:
+            fleet = Fleet(timeout_factor=timeout_factor, retention=retention)
+        except ValueError as problem:
+            raise UsageError(str(problem)) from problem
+        # The _created series would double every counter for no reader.
+        disable_created_metrics()
+        registry = CollectorRegistry()
+        ProcessCollector(registry=registry)
+        PlatformCollector(registry=registry)
+        GCCollector(registry=registry)
+        monitor = Monitor(fleet, reactor, registry, url=url, realm=realm)
+
+        try:
+            listening = reactor.listenTCP(
+                port, make_site(registry), interface=host
+            )
+        except CannotListenError as problem:
+            raise UsageError(
+                f"cannot listen on {host}:{port}: {problem.socketError}"
+            ) from problem
+        bound = listening.getHost()
+        monitor.start()
+        on_shutdown(reactor, monitor.stop)
+        log.info(
+            "monitor_listening",
+            metrics_url=f"http://{_host(bound.host)}:{bound.port}/metrics",
+            router_url=url,
+            realm=realm,
+        )
+        await defer.Deferred()
+
+    return run_reactor(main)
+
+
+def serve_router(config: RouterConfig) -> int:
+    """Run crossbar until SIGINT or SIGTERM; return the exit status."""
+
+    async def main(reactor: Any) -> None:
+        router = Crossbar(reactor, config)
+        on_shutdown(
+            reactor,
+            lambda: defer.ensureDeferred(router.stop()),
+            STOP_TIMEOUT + 2,
+        )
+        await router.start()
+        code = await router.ended
+        if not router.stopping:
+            log.error("router_exited", exit_code=code)
+            raise SystemExit(1)
+
+    return run_reactor(main)
+
+
+def _host(address: str) -> str:
+    return f"[{address}]" if ":" in address else address

@@ -1,0 +1,172 @@
+"""The metrics a service carries in its heartbeats.
+
+A service author either creates named gauges and counters on
+``component.metrics`` and updates them as work happens, or hands
+``mk_component`` a callable that returns a ``{name: number}`` dict at
+each heartbeat, or both.  A name that ends in ``_total`` is a counter;
+any other name is a gauge.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+import structlog
+
+from simplepyms.protocol import (
+    MAX_METRICS,
+    check_metric_name,
+    is_counter,
+    metric_value,
+)
+
+log = structlog.get_logger("simplepyms.service")
+
+Collect = Callable[[], Mapping[str, float]]
+
+
+class Gauge:
+    """A value that goes up and down."""
+
+    __slots__ = ("value",)
+
+    def __init__(self) -> None:
+        self.value = 0.0
+
+    def set(self, value: float) -> None:
+        """Set the gauge to *value*."""
+        self.value = float(value)
+
+    def inc(self, amount: float = 1.0) -> None:
+        """Add *amount* to the gauge."""
+        self.value += amount
+
+    def dec(self, amount: float = 1.0) -> None:
+        """Subtract *amount* from the gauge."""
+        self.value -= amount
+
+
+class Counter:
+    """A value that only goes up, for the life of the process."""
+
+    __slots__ = ("value",)
+
+    def __init__(self) -> None:
+        self.value = 0.0
+
+    def inc(self, amount: float = 1.0) -> None:
+        """Add *amount*, which must not be negative, to the counter.
+
+        Raises:
+            ValueError: if *amount* is negative.
+        """
+        if amount < 0:
+            raise ValueError(
+                "a counter only goes up: inc() takes amount >= 0,"
+                f" got {amount}"
+            )
+        self.value += amount
+
+
+class ServiceMetrics:
+    """The named gauges and counters of one service, plus a callable.
+
+    Args:
+        collect: called at every heartbeat; returns more metrics.
+    """
+
+    def __init__(self, collect: Collect | None = None) -> None:
+        self._collect = collect
+        self._gauges: dict[str, Gauge] = {}
+        self._counters: dict[str, Counter] = {}
+        self._complained: set[str] = set()
+
+    def gauge(self, name: str) -> Gauge:
+        """Return the gauge called *name*, creating it the first time.
+
+        Raises:
+            ValueError: if *name* is not a valid gauge name.
+        """
+        if is_counter(name):
+            raise ValueError(
+                f"gauge names must not end in '_total' (that marks a"
+                f" counter), got {name!r}"
+            )
+        self._check_new(name, self._gauges)
+        return self._gauges.setdefault(name, Gauge())
+
+    def counter(self, name: str) -> Counter:
+        """Return the counter called *name*, creating it the first time.
+
+        Raises:
+            ValueError: if *name* is not a valid counter name.
+        """
+        if not is_counter(name):
+            raise ValueError(
+                f"counter names must end in '_total', got {name!r}"
+            )
+        self._check_new(name, self._counters)
+        return self._counters.setdefault(name, Counter())
+
+    def snapshot(self) -> dict[str, float]:
+        """Return every metric's current value, for one heartbeat.
+
+        A failing or misbehaving ``collect`` callable is logged once per
+        kind of fault and left out; the named metrics are always sent.
+        """
+        values = {name: g.value for name, g in self._gauges.items()}
+        values.update((name, c.value) for name, c in self._counters.items())
+        if self._collect is not None:
+            room = MAX_METRICS - len(values)
+            values.update(self._collected(self._collect, room))
+        return values
+
+    def _collected(self, collect: Collect, room: int) -> dict[str, float]:
+        try:
+            raw = dict(collect())
+        except Exception as error:  # noqa: BLE001 - the author's code
+            self._complain("collect_failed", error=repr(error))
+            return {}
+
+        good: dict[str, float] = {}
+        for name, value in raw.items():
+            reason = (
+                check_metric_name(name)
+                if isinstance(name, str)
+                else "bad_name"
+            )
+            number = metric_value(name, value) if reason is None else reason
+            if isinstance(number, str):
+                self._complain(number, metric=repr(name), value=repr(value))
+                continue
+            good[name] = number
+        if len(good) > room:
+            self._complain("too_many_metrics", limit=MAX_METRICS)
+            good = dict(list(good.items())[:room])
+        return good
+
+    def _check_new(self, name: str, existing: Mapping[str, object]) -> None:
+        if name in existing:
+            return
+        reason = check_metric_name(name)
+        if reason == "reserved_name":
+            raise ValueError(
+                f"metric names starting with 'simplepyms_' are the Monitor's"
+                f" own, got {name!r}"
+            )
+        if reason is not None:
+            raise ValueError(
+                "metric names must match [a-zA-Z_:][a-zA-Z0-9_:]* and be at"
+                f" most 128 characters, got {name!r}"
+            )
+        if len(self._gauges) + len(self._counters) >= MAX_METRICS:
+            raise ValueError(
+                f"a heartbeat carries at most {MAX_METRICS} metrics;"
+                f" cannot add {name!r}"
+            )
+
+    def _complain(self, reason: str, **context: object) -> None:
+        if reason in self._complained:
+            return
+        self._complained.add(reason)
+        log.error("service_metric_dropped", reason=reason, **context)

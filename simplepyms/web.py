@@ -1,0 +1,58 @@
+"""The Monitor's HTTP side: ``/metrics`` and a landing page."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from twisted.web.http import Request
+from twisted.web.resource import Resource
+from twisted.web.server import Site
+
+LANDING = b"""<!doctype html>
+<html><head><meta charset="utf-8"><title>simplepyms Monitor</title></head>
+<body><h1>simplepyms Monitor</h1>
+<p><a href="/metrics">Metrics</a></p></body></html>
+"""
+
+
+class MetricsPage(Resource):
+    """Serve the registry in the Prometheus text format.
+
+    The page renders on the reactor thread, the same thread that updates
+    the fleet, so a scrape always sees one consistent moment.
+    """
+
+    isLeaf = True  # noqa: N815 - Twisted's name
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        super().__init__()
+        self._registry = registry
+
+    def render_GET(self, request: Request) -> bytes:  # noqa: N802
+        """Return the exposition."""
+        request.setHeader(b"Content-Type", CONTENT_TYPE_LATEST.encode())
+        return generate_latest(self._registry)
+
+
+class LandingPage(Resource):
+    """Point a person who opens the root at ``/metrics``."""
+
+    def render_GET(self, request: Request) -> bytes:  # noqa: N802
+        """Return the landing page."""
+        request.setHeader(b"Content-Type", b"text/html; charset=utf-8")
+        return LANDING
+
+
+class QuietSite(Site):
+    """A site that writes no access log line per scrape."""
+
+    def log(self, request: Request) -> None:
+        """Log nothing: a scrape is not an event."""
+
+
+def make_site(registry: CollectorRegistry) -> Site:
+    """Return the site that serves the Monitor."""
+    root = LandingPage()
+    root.putChild(b"", root)
+    root.putChild(b"metrics", MetricsPage(registry))
+    return QuietSite(root)

@@ -1,0 +1,1 @@
+"""Checks of the monitoring assets in prometheus/ and grafana/."""
