@@ -49,7 +49,7 @@ class HostMetrics:
         load1, load5, load15 = psutil.getloadavg()
         figures = {
             "host_cpu_usage_ratio": psutil.cpu_percent(interval=None) / 100,
-            "host_cpu_count": float(psutil.cpu_count() or 0),
+            "host_cpus": float(psutil.cpu_count() or 0),
             "host_memory_total_bytes": float(memory.total),
             "host_memory_used_bytes": float(memory.used),
             "host_memory_available_bytes": float(memory.available),

@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from simplepyms import naming
+
 VERSION: Final = 1
 
 PREFIX: Final = "py.ms"
@@ -32,10 +34,12 @@ MAX_INTERVAL: Final = 3600.0
 #: Service names become URI components (``py.ms.<name>.stop``) and label
 #: values, so they keep to WAMP's loose URI component characters.
 SERVICE_NAME: Final = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*")
-#: Carried metric names are Prometheus metric names as they are exported.
-METRIC_NAME: Final = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
-#: Names under this prefix belong to the Monitor's own families.
-RESERVED_METRIC_PREFIX: Final = "simplepyms_"
+#: Carried metric names are exported as they are sent, so they keep to
+#: Prometheus' snake_case names (no colons: those mark recording rules).
+METRIC_NAME: Final = re.compile(r"[a-z_][a-z0-9_]*")
+#: Names the Monitor's own families, or Prometheus itself, already use.
+RESERVED_METRIC_PREFIXES: Final = ("simplepyms_", "process_", "python_", "__")
+RESERVED_METRIC_NAMES: Final = frozenset({"up", "scrape_duration_seconds"})
 #: A carried metric whose name ends so is a counter; any other a gauge.
 COUNTER_SUFFIX: Final = "_total"
 
@@ -51,6 +55,7 @@ HEARTBEAT_REJECT_REASONS: Final = (
 METRIC_REJECT_REASONS: Final = (
     "bad_name",
     "reserved_name",
+    "unconventional_name",
     "not_a_number",
     "counter_not_finite",
 )
@@ -147,11 +152,26 @@ def check_service_name(name: object) -> str:
 
 
 def check_metric_name(name: str) -> str | None:
-    """Return why *name* cannot be a carried metric, or None if it can."""
-    if len(name) > MAX_NAME_LENGTH or METRIC_NAME.fullmatch(name) is None:
+    """Return why *name* cannot be a carried metric, or None if it can.
+
+    ``bad_name``: not ``[a-z_][a-z0-9_]*`` of at most
+    :data:`MAX_NAME_LENGTH` characters (or nothing before ``_total``).
+    ``reserved_name``: the Monitor or Prometheus has it already.
+    ``unconventional_name``: a name ``promtool check metrics`` objects to,
+    such as a unit that is not a base unit.
+    """
+    if (
+        len(name) > MAX_NAME_LENGTH
+        or METRIC_NAME.fullmatch(name) is None
+        or name == COUNTER_SUFFIX
+    ):
         return "bad_name"
-    if name.startswith(RESERVED_METRIC_PREFIX):
+    if name.startswith(RESERVED_METRIC_PREFIXES) or name in (
+        RESERVED_METRIC_NAMES
+    ):
         return "reserved_name"
+    if not naming.conventional(name, counter=is_counter(name)):
+        return "unconventional_name"
     return None
 
 

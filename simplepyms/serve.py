@@ -108,7 +108,7 @@ def serve_monitor(
         except ValueError as problem:
             raise UsageError(str(problem)) from problem
         # The _created series would double every counter for no reader.
-        disable_created_metrics()
+        disable_created_metrics()  # type: ignore[no-untyped-call]
         registry = CollectorRegistry()
         ProcessCollector(registry=registry)
         PlatformCollector(registry=registry)

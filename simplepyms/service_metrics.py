@@ -24,6 +24,16 @@ log = structlog.get_logger("simplepyms.service")
 
 Collect = Callable[[], Mapping[str, float]]
 
+_RULES = {
+    "bad_name": "metric names must match [a-z_][a-z0-9_]* and be at most"
+    " 128 characters",
+    "reserved_name": "metric names must not start with simplepyms_,"
+    " process_, python_ or __, nor be up",
+    "unconventional_name": "metric names must use base units (seconds,"
+    " bytes, ...), no abbreviated units or type words, and only counters"
+    " may end in _count, _sum or _bucket",
+}
+
 
 class Gauge:
     """A value that goes up and down."""
@@ -149,16 +159,8 @@ class ServiceMetrics:
         if name in existing:
             return
         reason = check_metric_name(name)
-        if reason == "reserved_name":
-            raise ValueError(
-                f"metric names starting with 'simplepyms_' are the Monitor's"
-                f" own, got {name!r}"
-            )
         if reason is not None:
-            raise ValueError(
-                "metric names must match [a-zA-Z_:][a-zA-Z0-9_:]* and be at"
-                f" most 128 characters, got {name!r}"
-            )
+            raise ValueError(f"{_RULES[reason]}, got {name!r}")
         if len(self._gauges) + len(self._counters) >= MAX_METRICS:
             raise ValueError(
                 f"a heartbeat carries at most {MAX_METRICS} metrics;"
