@@ -21,6 +21,8 @@ from simplepyms.serve import on_shutdown, run_reactor
 log = structlog.get_logger("simplepyms.demo")
 
 CHILD_STOP_TIMEOUT = 8.0
+#: How long children may take to end by themselves before SIGTERM.
+GRACE = 3.0
 
 
 class _Child(protocol.ProcessProtocol):
@@ -41,6 +43,11 @@ def run_demo(router: RouterConfig, listen: tuple[str, int]) -> int:
         children: list[tuple[_Child, Any]] = []
 
         async def stop_all() -> None:
+            # A Ctrl-C reached the children too; a second signal while
+            # they stop would only make Twisted complain.
+            await _all_or_timeout(
+                reactor, [c.ended for c, _ in children], GRACE
+            )
             for child, process in children:
                 if not child.ended.called:
                     signal_process(process, signal.SIGTERM)
@@ -56,7 +63,7 @@ def run_demo(router: RouterConfig, listen: tuple[str, int]) -> int:
         on_shutdown(
             reactor,
             lambda: defer.ensureDeferred(stop_all()),
-            CHILD_STOP_TIMEOUT + 12,
+            GRACE + CHILD_STOP_TIMEOUT + 12,
         )
         await crossbar.start()
         if crossbar.stopping:
@@ -85,9 +92,18 @@ def run_demo(router: RouterConfig, listen: tuple[str, int]) -> int:
             metrics_url=f"http://{host}:{port}/metrics",
             stop="press Ctrl-C",
         )
-        await crossbar.ended
-        if not crossbar.stopping:
-            log.error("router_exited")
-            raise SystemExit(1)
+        await crossbar.until_failed()
 
     return run_reactor(main)
+
+
+async def _all_or_timeout(
+    reactor: Any, events: list[defer.Deferred[None]], timeout: float
+) -> None:
+    """Wait until every one of *events* fired, or *timeout* passed."""
+    everything = defer.DeferredList(list(events))
+    everything.addTimeout(timeout, reactor)
+    try:
+        await everything
+    except defer.TimeoutError:
+        return

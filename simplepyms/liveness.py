@@ -120,10 +120,13 @@ class Fleet:
             if key in self._purged:
                 return Seen.ENDED
             return self._add(beat, now)
-        if known.ended is not None:
+        if known.ended is State.STOPPED:
             return Seen.ENDED
         if beat.seq <= known.seq and beat.started == known.started:
             return Seen.STALE
+        if known.ended is State.DOWN:
+            # Its session died, but the process lived on and reconnected.
+            known.ended = None
 
         seen = Seen.CURRENT
         if beat.started != known.started:
@@ -160,13 +163,12 @@ class Fleet:
         return State.UP
 
     def uptime(self, inst: Instance, now: float) -> float:
-        """Seconds *inst* has run, as of *now* or as of when it ended."""
-        if self.state(inst, now).alive:
-            end = now
-        elif inst.ended is not None:
-            end = min(inst.ended_at, inst.last_seen + self.timeout(inst))
-        else:
-            end = inst.last_seen
+        """Seconds *inst* has run, as of *now* or as of when it ended.
+
+        An instance counts as running until the Monitor judged it down
+        or heard it stop, so uptime never goes backwards.
+        """
+        end = min(now, self._ended_at(inst))
         return max(0.0, end - inst.start_on_monitor)
 
     def timeout(self, inst: Instance) -> float:

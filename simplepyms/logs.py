@@ -53,6 +53,11 @@ def configure(fmt: str = "console", level: str = "info") -> None:
     )
 
 
+#: autobahn logs each failed connection attempt as an error; simplepyms
+#: reports those itself, once per outage, as router_unreachable.
+_ROUTINE = ("Connection failed",)
+
+
 @implementer(ILogObserver)
 class _Bridge:
     """Pass Twisted's and autobahn's errors on to structlog."""
@@ -64,8 +69,13 @@ class _Bridge:
         level = event.get("log_level")
         if level is None or level < LogLevel.error:
             return
+        if str(event.get("log_format", "")).startswith(_ROUTINE):
+            return
+        failure = event.get("log_failure")
         self._log.error(
             "library_error",
             namespace=event.get("log_namespace"),
             text=formatEvent(event),
+            error=None if failure is None else failure.getErrorMessage(),
+            kind=None if failure is None else failure.type.__name__,
         )

@@ -73,11 +73,13 @@ class ServiceComponent(Component):  # type: ignore[misc]
         self._ending: defer.Deferred[None] | None = None
         self._restart = False
         self._publish_failing = False
+        self._unreachable = False
 
         self.on("start", self._on_start)
         self.on_join(self._on_join)
         self.on_leave(self._on_leave)
         self.on_disconnect(self._on_disconnect)
+        self.on_connectfailure(self._on_connect_failure)
 
     @property
     def _log(self) -> Any:
@@ -127,6 +129,7 @@ class ServiceComponent(Component):  # type: ignore[misc]
     @defer.inlineCallbacks
     def _on_join(self, session: Session, details: Any) -> Any:
         self._session = session
+        self._unreachable = False
         shared = RegisterOptions(invoke="roundrobin")
         yield session.register(
             self._on_stop, protocol.stop_uri(self.name), options=shared
@@ -151,6 +154,11 @@ class ServiceComponent(Component):  # type: ignore[misc]
         self._session = None
         if self._restart:
             self._reexec()
+
+    def _on_connect_failure(self, component: Any, error: Exception) -> None:
+        if not self._unreachable:
+            self._unreachable = True
+            self._log.warning("router_unreachable", error=str(error))
 
     def _on_stop(self, *args: Any, **kwargs: Any) -> dict[str, str]:
         return self._answer("stop")
@@ -304,10 +312,15 @@ def _interval(interval: float | None) -> float:
             interval = float(raw)
         except ValueError:
             interval = float("nan")
-    if not protocol.MIN_INTERVAL <= interval <= protocol.MAX_INTERVAL:
+        shown: object = raw
+    else:
+        shown = interval
+    if isinstance(interval, bool) or not (
+        protocol.MIN_INTERVAL <= interval <= protocol.MAX_INTERVAL
+    ):
         raise ValueError(
             f"{source} must be {protocol.MIN_INTERVAL} to"
-            f" {protocol.MAX_INTERVAL} seconds, got {interval!r}"
+            f" {protocol.MAX_INTERVAL} seconds, got {shown!r}"
         )
     return float(interval)
 

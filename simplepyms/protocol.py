@@ -38,8 +38,14 @@ SERVICE_NAME: Final = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*")
 #: Prometheus' snake_case names (no colons: those mark recording rules).
 METRIC_NAME: Final = re.compile(r"[a-z_][a-z0-9_]*")
 #: Names the Monitor's own families, or Prometheus itself, already use.
-RESERVED_METRIC_PREFIXES: Final = ("simplepyms_", "process_", "python_", "__")
-RESERVED_METRIC_NAMES: Final = frozenset({"up", "scrape_duration_seconds"})
+RESERVED_METRIC_PREFIXES: Final = (
+    "simplepyms_",
+    "process_",
+    "python_",
+    "scrape_",
+    "__",
+)
+RESERVED_METRIC_NAMES: Final = frozenset({"up"})
 #: A carried metric whose name ends so is a counter; any other a gauge.
 COUNTER_SUFFIX: Final = "_total"
 
@@ -183,7 +189,11 @@ def metric_value(name: str, value: object) -> float | str:
     """
     if not isinstance(value, int | float):
         return "not_a_number"
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:
+        # An integer too large for a float: JSON allows it, we do not.
+        return "not_a_number"
     if is_counter(name) and not math.isfinite(number):
         return "counter_not_finite"
     return number
@@ -231,7 +241,7 @@ def parse_heartbeat(payload: object) -> Heartbeat:
         raise InvalidHeartbeat("missing_field", f"missing {missing}")
 
     version = payload["v"]
-    if version != VERSION or isinstance(version, bool):
+    if type(version) is not int or version != VERSION:
         raise InvalidHeartbeat(
             "unsupported_version", f"v must be {VERSION}, got {version!r}"
         )
@@ -302,7 +312,7 @@ def _field(payload: dict[Any, Any], key: str, convert: Any) -> Any:
     value = payload[key]
     try:
         return convert(value)
-    except (TypeError, ValueError) as error:
+    except (TypeError, ValueError, OverflowError) as error:
         raise InvalidHeartbeat("bad_field", f"{key}: {error}") from error
 
 

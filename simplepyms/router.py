@@ -84,6 +84,10 @@ class _Output(protocol.ProcessProtocol):
 
     def __init__(self) -> None:
         self.ended: defer.Deferred[int | None] = defer.Deferred()
+        #: Until crossbar is ready its output is kept, not logged: if it
+        #: fails to start, one line of it explains why.
+        self.relay = False
+        self.kept: list[str] = []
         self._partial = b""
 
     def outReceived(self, data: bytes) -> None:  # noqa: N802
@@ -100,13 +104,25 @@ class _Output(protocol.ProcessProtocol):
         *lines, self._partial = (self._partial + data).split(b"\n")
         for line in lines:
             text = _CROSSBAR_PREFIX.sub("", line.decode(errors="replace"))
-            if not text.strip():
+            text = text.strip()
+            if not text:
                 continue
-            if "SIGTERM" in text or "SIGINT" in text:
+            if not self.relay:
+                self.kept = [*self.kept[-99:], text]
+                log.debug("crossbar_output", line=text)
+            elif "SIGTERM" in text or "SIGINT" in text:
                 # crossbar says so at every shutdown, whatever its level.
-                log.debug("crossbar_output", line=text.strip())
+                log.debug("crossbar_output", line=text)
             else:
-                log.warning("crossbar_output", line=text.strip())
+                log.warning("crossbar_output", line=text)
+
+    def reason(self) -> str:
+        """The line of kept output that best says why crossbar failed."""
+        for line in self.kept:
+            found = line.find("Couldn't listen")
+            if found >= 0:
+                return line[found:]
+        return self.kept[-1] if self.kept else "nothing"
 
 
 class Crossbar:
@@ -158,9 +174,24 @@ class Crossbar:
             self._output, executable, args, env=env
         )
         await self._wait_ready()
+        self._output.relay = True
         if self.stopping:
             return
         log.info("router_ready", url=self.config.url, realm=self.config.realm)
+
+    async def until_failed(self) -> None:
+        """Return when crossbar has ended; raise if it failed.
+
+        A clean exit (status 0) is a shutdown someone asked for: a
+        Ctrl-C in the terminal reaches crossbar as well as this process.
+
+        Raises:
+            SystemExit: with status 1 if crossbar died.
+        """
+        code = await self.ended
+        if code != 0 and not self.stopping:
+            log.error("router_exited", exit_code=code)
+            raise SystemExit(1)
 
     async def stop(self) -> None:
         """Stop crossbar gracefully, or kill it after a grace period."""
@@ -197,6 +228,7 @@ class Crossbar:
                 raise UsageError(
                     "crossbar exited before it was ready; is port"
                     f" {self.config.port} on {self.config.host} free?"
+                    f" (crossbar said: {self._output.reason()[:200]})"
                 )
             if self._reactor.seconds() > deadline:
                 await self.stop()

@@ -148,10 +148,7 @@ def serve_router(config: RouterConfig) -> int:
             STOP_TIMEOUT + 2,
         )
         await router.start()
-        code = await router.ended
-        if not router.stopping:
-            log.error("router_exited", exit_code=code)
-            raise SystemExit(1)
+        await router.until_failed()
 
     return run_reactor(main)
 

@@ -28,10 +28,10 @@ _RULES = {
     "bad_name": "metric names must match [a-z_][a-z0-9_]* and be at most"
     " 128 characters",
     "reserved_name": "metric names must not start with simplepyms_,"
-    " process_, python_ or __, nor be up",
+    " process_, python_, scrape_ or __, nor be up",
     "unconventional_name": "metric names must use base units (seconds,"
-    " bytes, ...), no abbreviated units or type words, and only counters"
-    " may end in _count, _sum or _bucket",
+    " bytes, ...), no abbreviated units (ms, kb, ...) or type words"
+    " (gauge, counter, ...), and must not end in _count, _sum or _bucket",
 }
 
 
@@ -70,7 +70,7 @@ class Counter:
         Raises:
             ValueError: if *amount* is negative.
         """
-        if amount < 0:
+        if not amount >= 0:
             raise ValueError(
                 "a counter only goes up: inc() takes amount >= 0,"
                 f" got {amount}"
@@ -128,7 +128,10 @@ class ServiceMetrics:
         values.update((name, c.value) for name, c in self._counters.items())
         if self._collect is not None:
             room = MAX_METRICS - len(values)
-            values.update(self._collected(self._collect, room))
+            collected = self._collected(self._collect, room)
+            # A named metric wins over a collected one of the same name,
+            # so a named counter never appears to go down.
+            values = {**collected, **values}
         return values
 
     def _collected(self, collect: Collect, room: int) -> dict[str, float]:
@@ -145,7 +148,9 @@ class ServiceMetrics:
                 if isinstance(name, str)
                 else "bad_name"
             )
-            number = metric_value(name, value) if reason is None else reason
+            number = (
+                reason if reason is not None else metric_value(name, value)
+            )
             if isinstance(number, str):
                 self._complain(number, metric=repr(name), value=repr(value))
                 continue

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from twisted.web.http import Request
 from twisted.web.resource import Resource
 from twisted.web.server import Site
@@ -30,7 +30,7 @@ class MetricsPage(Resource):
 
     def render_GET(self, request: Request) -> bytes:  # noqa: N802
         """Return the exposition."""
-        request.setHeader(b"Content-Type", CONTENT_TYPE_LATEST.encode())
+        request.setHeader(b"Content-Type", CONTENT_TYPE_PLAIN_0_0_4.encode())
         return generate_latest(self._registry)
 
 

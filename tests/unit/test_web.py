@@ -1,0 +1,183 @@
+"""The Monitor's HTTP resources, rendered without a server."""
+
+from __future__ import annotations
+
+import subprocess
+
+from prometheus_client import CollectorRegistry
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
+from prometheus_client.parser import text_string_to_metric_families
+from twisted.internet.task import Clock
+from twisted.web.resource import getChildForRequest
+from twisted.web.test.requesthelper import DummyRequest
+
+from simplepyms.monitor import Monitor
+from simplepyms.web import LandingPage, MetricsPage, make_site
+
+from .support import exposition, goodbye, payload
+
+
+def content_type(request: DummyRequest) -> bytes:
+    """Return the one Content-Type header set on *request*."""
+    headers = request.responseHeaders.getRawHeaders(b"content-type")
+    assert headers is not None
+    (header,) = headers
+    return header
+
+
+def render(path: bytes, registry: CollectorRegistry) -> DummyRequest:
+    """Render GET *path* on the Monitor's site; return the request."""
+    request = DummyRequest([path])
+    resource = getChildForRequest(make_site(registry).resource, request)
+    body = resource.render(request)
+    request.write(body)
+    return request
+
+
+def body(request: DummyRequest) -> str:
+    """Return what was written to *request*, decoded."""
+    return b"".join(request.written).decode("utf-8")
+
+
+def realistic(monitor: Monitor, clock: Clock) -> None:
+    """Feed two services: carried gauges and counters, one down, one stopped.
+
+    adder has a1 up and a2 stopped; store has s1 up and s2 down.
+    """
+    carried = {
+        "queue_depth": 3,
+        "request_duration_seconds": 0.25,
+        "additions_total": 41,
+        "bytes_written_total": 1024,
+    }
+    monitor.on_heartbeat(payload(instance="a1", metrics=carried))
+    monitor.on_heartbeat(payload(instance="a2", metrics=carried))
+    monitor.on_heartbeat(
+        payload(
+            service="store",
+            instance="s2",
+            metrics={"rows_total": 5, "cache_ratio": 0.5},
+        )
+    )
+    monitor.on_goodbye(goodbye(instance="a2"))
+    clock.advance(20.0)
+    monitor.on_heartbeat(payload(instance="a1", seq=2, metrics=carried))
+    monitor.on_heartbeat(
+        payload(
+            service="store",
+            instance="s1",
+            metrics={"rows_total": 9, "cache_ratio": 0.75},
+        )
+    )
+    monitor.on_heartbeat({"bad": "heartbeat"})
+    monitor.on_heartbeat(payload(instance="a1", seq=2, metrics=carried))
+    monitor.sweep()
+
+
+class TestMetricsPage:
+    """GET /metrics."""
+
+    def test_content_type(
+        self, monitor: Monitor, registry: CollectorRegistry
+    ) -> None:
+        """The page declares the text format, version 0.0.4."""
+        request = render(b"metrics", registry)
+
+        assert CONTENT_TYPE_PLAIN_0_0_4.encode() == content_type(request)
+
+    def test_content_type_is_text_plain(
+        self, monitor: Monitor, registry: CollectorRegistry
+    ) -> None:
+        """The page is served as UTF-8 text/plain."""
+        request = render(b"metrics", registry)
+
+        assert content_type(request).startswith(b"text/plain;")
+
+    def test_body_is_exposition(
+        self, monitor: Monitor, clock: Clock, registry: CollectorRegistry
+    ) -> None:
+        """The body is the registry's exposition."""
+        realistic(monitor, clock)
+
+        assert exposition(registry) == body(render(b"metrics", registry))
+
+    def test_body_parses(
+        self, monitor: Monitor, clock: Clock, registry: CollectorRegistry
+    ) -> None:
+        """The body parses as the Prometheus text format."""
+        realistic(monitor, clock)
+
+        text = body(render(b"metrics", registry))
+
+        names = {f.name for f in text_string_to_metric_families(text)}
+        assert {"simplepyms_service_up", "queue_depth", "rows"} <= names
+
+    def test_realistic_scenario(
+        self, monitor: Monitor, clock: Clock, registry: CollectorRegistry
+    ) -> None:
+        """The promtool scenario holds an up, a stopped and a down instance."""
+        realistic(monitor, clock)
+
+        states = {
+            (s.labels["service_instance"], s.labels["state"])
+            for family in text_string_to_metric_families(exposition(registry))
+            for s in family.samples
+            if s.name == "simplepyms_service_state" and s.value == 1.0
+        }
+        expected = {
+            ("a1", "up"),
+            ("a2", "stopped"),
+            ("s1", "up"),
+            ("s2", "down"),
+        }
+        assert expected == states
+
+    def test_renders_directly(self, registry: CollectorRegistry) -> None:
+        """MetricsPage renders an empty registry as an empty body."""
+        request = DummyRequest([b""])
+
+        assert b"" == MetricsPage(registry).render(request)
+
+    def test_promtool_accepts(
+        self,
+        monitor: Monitor,
+        clock: Clock,
+        registry: CollectorRegistry,
+        promtool: str,
+    ) -> None:
+        """promtool check metrics finds nothing to say about the page."""
+        realistic(monitor, clock)
+        text = body(render(b"metrics", registry))
+
+        result = subprocess.run(
+            [promtool, "check", "metrics"],
+            input=text,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=60,
+        )
+
+        assert ("", "", 0) == (result.stdout, result.stderr, result.returncode)
+
+
+class TestLandingPage:
+    """GET /."""
+
+    def test_links_metrics(self, registry: CollectorRegistry) -> None:
+        """The landing page links to /metrics."""
+        request = render(b"", registry)
+
+        assert 'href="/metrics"' in body(request)
+
+    def test_html(self, registry: CollectorRegistry) -> None:
+        """The landing page is UTF-8 HTML."""
+        request = render(b"", registry)
+
+        assert b"text/html; charset=utf-8" == content_type(request)
+
+    def test_renders_directly(self) -> None:
+        """LandingPage renders on its own as well."""
+        page = LandingPage().render(DummyRequest([b""]))
+
+        assert b"/metrics" in page
