@@ -58,7 +58,7 @@ def router(log_dir: Path) -> Iterator[Router]:
     assert process.stop(timeout=20) == 0, process.text()
 
 
-def _start_monitor(
+def run_monitor(
     router: Router, log_dir: Path, name: str, port: int | None = None
 ) -> Monitor:
     port = port or free_port()
@@ -80,7 +80,7 @@ def _start_monitor(
 @pytest.fixture(scope="session")
 def monitor(router: Router, log_dir: Path) -> Iterator[Monitor]:
     """A Monitor that the suite shares."""
-    running = _start_monitor(router, log_dir, "monitor")
+    running = run_monitor(router, log_dir, "monitor")
     yield running
     assert running.process.stop() == 0, running.process.text()
 
@@ -93,9 +93,7 @@ def start_monitor(
     started: list[Monitor] = []
 
     def start(port: int | None = None) -> Monitor:
-        running = _start_monitor(
-            router, log_dir, f"monitor-{next(_names)}", port
-        )
+        running = run_monitor(router, log_dir, f"monitor-{next(_names)}", port)
         started.append(running)
         return running
 
