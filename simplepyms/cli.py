@@ -22,6 +22,7 @@ from simplepyms.logs import FORMATS, LEVELS, configure
 ROUTER_URL = "ws://127.0.0.1:8080/ws"
 REALM = "realm1"
 LISTEN = "127.0.0.1:9186"
+STATE_FILE = Path("~/.local/state/simplepyms/monitor.sqlite")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -87,6 +88,19 @@ def positive(value: str) -> float:
     if not number > 0 or number == float("inf"):
         raise argparse.ArgumentTypeError(
             f"must be a positive number, got {value!r}"
+        )
+    return number
+
+
+def non_negative(value: str) -> float:
+    """Parse a number of seconds that may be zero."""
+    try:
+        number = float(value)
+    except ValueError:
+        number = float("nan")
+    if not 0 <= number < float("inf"):
+        raise argparse.ArgumentTypeError(
+            f"must be a number of seconds >= 0, got {value!r}"
         )
     return number
 
@@ -161,6 +175,36 @@ def build_parser() -> argparse.ArgumentParser:
         "seconds a down or stopped instance stays on /metrics",
         type=positive,
     )
+    _env(
+        monitor,
+        "--state-file",
+        "SIMPLEPYMS_STATE_FILE",
+        str(STATE_FILE),
+        "SQLite file that keeps the fleet across restarts ('' for none)",
+    )
+    for flag, variable, default, text in (
+        ("--alert-for", "SIMPLEPYMS_ALERT_FOR", "60", "the down alert's for:"),
+        (
+            "--scrape-interval",
+            "SIMPLEPYMS_SCRAPE_INTERVAL",
+            "5",
+            "how often Prometheus scrapes the Monitor",
+        ),
+        (
+            "--evaluation-interval",
+            "SIMPLEPYMS_EVALUATION_INTERVAL",
+            "15",
+            "how often Prometheus evaluates the rules",
+        ),
+    ):
+        _env(
+            monitor,
+            flag,
+            variable,
+            default,
+            f"seconds: {text}; retention must cover it",
+            type=non_negative,
+        )
     _logging(monitor)
 
     router = commands.add_parser(
@@ -239,9 +283,22 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _monitor(options: argparse.Namespace) -> int:
+    from simplepyms.liveness import minimum_retention
     from simplepyms.serve import serve_monitor
 
     host, port = options.listen
+    shortest = minimum_retention(
+        alert_for=options.alert_for,
+        scrape_interval=options.scrape_interval,
+        evaluation_interval=options.evaluation_interval,
+    )
+    if options.retention < shortest:
+        raise UsageError(
+            f"--retention {options.retention:g} s is shorter than --alert-for"
+            f" + --scrape-interval + --evaluation-interval = {shortest:g} s:"
+            " a dead instance would vanish before its down alert fires"
+        )
+    state_file = options.state_file
     return serve_monitor(
         url=options.router_url,
         realm=options.realm,
@@ -249,6 +306,7 @@ def _monitor(options: argparse.Namespace) -> int:
         port=port,
         timeout_factor=options.timeout_factor,
         retention=options.retention,
+        state_file=Path(state_file).expanduser() if state_file else None,
     )
 
 

@@ -17,7 +17,7 @@ import enum
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from simplepyms.protocol import Goodbye, Heartbeat
+from simplepyms.protocol import Goodbye, Heartbeat, is_counter
 
 
 class State(enum.Enum):
@@ -62,6 +62,13 @@ class Instance:
     ended_at: float = 0.0
     replaced: bool = False
     reported: State = State.UP
+    #: What silence is measured from: ``last_seen``, moved on by the time
+    #: the Monitor spent cut off from the router.
+    heard: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not self.heard:
+            self.heard = self.last_seen
 
     @property
     def key(self) -> tuple[str, str]:
@@ -92,6 +99,9 @@ class Fleet:
     late_factor: float = 1.5
     retention: float = 900.0
     restarts: dict[str, int] = field(default_factory=dict)
+    #: Counter values refused because they went down without a restart.
+    counters_decreased: int = 0
+    paused_at: float | None = None
     _instances: dict[tuple[str, str], Instance] = field(default_factory=dict)
     _purged: dict[tuple[str, str], float] = field(default_factory=dict)
 
@@ -129,19 +139,59 @@ class Fleet:
             known.ended = None
 
         seen = Seen.CURRENT
+        metrics = dict(beat.metrics)
         if beat.started != known.started:
             seen = Seen.RESTARTED
             self._count_restart(beat.service)
             known.heartbeats = 0
+        else:
+            self._keep_counters(known.metrics, metrics)
         known.heartbeats += 1
         known.interval = beat.interval
         known.started = beat.started
         known.seq = beat.seq
         known.last_sent = beat.sent
-        known.last_seen = now
+        known.last_seen = known.heard = now
         known.start_on_monitor = now - (beat.sent - beat.started)
-        known.metrics = dict(beat.metrics)
+        known.metrics = metrics
         return seen
+
+    def pause(self, now: float) -> None:
+        """Stop judging silence: the Monitor cannot hear anyone just now.
+
+        While the Monitor has no router session, no instance turns late
+        or down: that it hears nothing says nothing about them.
+        """
+        if self.paused_at is None:
+            self.paused_at = now
+
+    def resume(self, now: float) -> None:
+        """Judge silence again, not counting the pause until *now*.
+
+        Instances heard from since the pause began keep their time.
+        """
+        if self.paused_at is None:
+            return
+        paused_at, self.paused_at = self.paused_at, None
+        lost = max(0.0, now - paused_at)
+        for inst in self._instances.values():
+            if inst.ended is None and inst.heard < paused_at:
+                inst.heard += lost
+
+    def restore(self, inst: Instance) -> None:
+        """Track *inst* as saved by an earlier run of the Monitor."""
+        self._instances[inst.key] = inst
+
+    def _keep_counters(
+        self, old: dict[str, float], new: dict[str, float]
+    ) -> None:
+        # Within one process a counter only goes up; a lower value is a
+        # bug in the sender, and taking it would read as a reset.
+        for name, value in new.items():
+            before = old.get(name)
+            if before is not None and value < before and is_counter(name):
+                new[name] = before
+                self.counters_decreased += 1
 
     def goodbye(self, bye: Goodbye, now: float) -> Instance | None:
         """Mark the instance that said *bye* as stopped."""
@@ -155,7 +205,9 @@ class Fleet:
         """Judge *inst* at *now*."""
         if inst.ended is not None:
             return inst.ended
-        silence = now - inst.last_seen
+        if self.paused_at is not None:
+            now = min(now, self.paused_at)
+        silence = now - inst.heard
         if silence > inst.interval * self.timeout_factor:
             return State.DOWN
         if silence > inst.interval * self.late_factor:
@@ -241,7 +293,7 @@ class Fleet:
             return None
         if not self.state(inst, now).alive:
             # Already down by silence: keep the moment it went down.
-            now = inst.last_seen + self.timeout(inst)
+            now = inst.heard + self.timeout(inst)
         inst.ended = state
         inst.ended_at = now
         return inst
@@ -249,4 +301,18 @@ class Fleet:
     def _ended_at(self, inst: Instance) -> float:
         if inst.ended is not None:
             return inst.ended_at
-        return inst.last_seen + self.timeout(inst)
+        if self.paused_at is not None:
+            return max(self.paused_at, inst.heard + self.timeout(inst))
+        return inst.heard + self.timeout(inst)
+
+
+def minimum_retention(
+    *, alert_for: float, scrape_interval: float, evaluation_interval: float
+) -> float:
+    """Return the shortest retention that still lets a down alert fire.
+
+    A down instance is kept for ``retention`` seconds from the moment it
+    went down; Prometheus must scrape it, evaluate the rule and hold the
+    condition for ``for:`` before the alert fires.
+    """
+    return alert_for + scrape_interval + evaluation_interval

@@ -32,6 +32,7 @@ from twisted.internet.task import LoopingCall
 
 from simplepyms import protocol
 from simplepyms.service_metrics import Collect, ServiceMetrics
+from simplepyms.transport import transport
 
 log = structlog.get_logger("simplepyms.service")
 
@@ -60,7 +61,9 @@ class ServiceComponent(Component):  # type: ignore[misc]
         metrics: ServiceMetrics,
         **component_options: Any,
     ) -> None:
-        super().__init__(transports=url, realm=realm, **component_options)
+        super().__init__(
+            transports=[transport(url)], realm=realm, **component_options
+        )
         self.name = name
         self.instance = secrets.token_hex(8)
         self.interval = interval

@@ -18,13 +18,20 @@ from twisted.internet.task import LoopingCall
 from simplepyms import __version__, protocol
 from simplepyms.collector import FleetCollector
 from simplepyms.liveness import Fleet, Seen, State
+from simplepyms.store import FleetStore, StoreError
+from simplepyms.transport import transport
 
 log = structlog.get_logger("simplepyms.monitor")
 
 #: A refused heartbeat is logged at most this often per reason.
 REJECT_LOG_SECONDS = 60.0
 SWEEP_SECONDS = 1.0
+SAVE_SECONDS = 5.0
+#: How long live services have to answer a discovery before silence counts.
+DISCOVERY_GRACE = 1.0
 IGNORE_REASONS = ("stale", "ended")
+#: A counter that went down without a restart: the old value is kept.
+COUNTER_DECREASED = "counter_decreased"
 _EVENTS = {Seen.NEW: "instance_new", Seen.RESTARTED: "instance_restarted"}
 _TRANSITIONS = {
     State.UP: "instance_up",
@@ -53,8 +60,10 @@ class Monitor:
         *,
         url: str,
         realm: str,
+        store: FleetStore | None = None,
     ) -> None:
         self.fleet = fleet
+        self._store = store
         self._clock = IReactorTime(reactor)
         self._reactor = reactor
         self._url = url
@@ -106,39 +115,59 @@ class Monitor:
         build.labels(__version__).set(1)
         for reason in protocol.HEARTBEAT_REJECT_REASONS:
             self.rejected.labels(reason)
-        for reason in protocol.METRIC_REJECT_REASONS:
+        for reason in (*protocol.METRIC_REJECT_REASONS, COUNTER_DECREASED):
             self.metrics_rejected.labels(reason)
         for reason in IGNORE_REASONS:
             self.ignored.labels(reason)
 
         self.component = Component(
-            transports=[
-                {
-                    "type": "websocket",
-                    "url": url,
-                    "max_retry_delay": 5,
-                    "initial_retry_delay": 0.5,
-                    "retry_delay_growth": 1.5,
-                }
-            ],
+            transports=[transport(url)],
             realm=realm,
         )
         self.component.on_join(self._on_join)
         self.component.on_disconnect(self._on_disconnect)
         self.component.on_connectfailure(self._on_connect_failure)
+        self.save_failures = Counter(
+            "simplepyms_state_save_failures",
+            "Times the Monitor could not write its state file.",
+            registry=registry,
+        )
         self._sweeper = LoopingCall(self.sweep)
         self._sweeper.clock = self._clock
+        self._saver = LoopingCall(self.save)
+        self._saver.clock = self._clock
 
     def start(self) -> None:
         """Connect to the router (retrying for ever) and start sweeping."""
+        if self._store is not None:
+            restored = self._store.load(self.fleet)
+            log.info(
+                "state_loaded", path=str(self._store.path), instances=restored
+            )
+            self._saver.start(SAVE_SECONDS, now=False)
+        # Until the first session nobody can be heard: judge no one.
+        self.fleet.pause(self._clock.seconds())
         self._sweeper.start(SWEEP_SECONDS, now=False)
         self.component.start(self._reactor)
+
+    def save(self) -> None:
+        """Write the fleet to the state file, if there is one."""
+        if self._store is None:
+            return
+        try:
+            self._store.save(self.fleet)
+        except StoreError as problem:
+            self.save_failures.inc()
+            if self._rejects.due("state_save_failed"):
+                log.warning("state_save_failed", error=str(problem))
 
     def stop(self) -> Any:
         """Leave the router; returns when the session has left."""
         self._stopping = True
-        if self._sweeper.running:
-            self._sweeper.stop()
+        for loop in (self._sweeper, self._saver):
+            if loop.running:
+                loop.stop()
+        self.save()
         return self.component.stop()
 
     def on_heartbeat(self, *args: Any, **kwargs: Any) -> None:
@@ -155,7 +184,13 @@ class Monitor:
         for reason, count in beat.rejected.items():
             self.metrics_rejected.labels(reason).inc(count)
             self._rejects.warn(f"metric_{reason}", beat.service)
+        decreased = self.fleet.counters_decreased
         seen = self.fleet.heartbeat(beat, now)
+        if self.fleet.counters_decreased != decreased:
+            self.metrics_rejected.labels(COUNTER_DECREASED).inc(
+                self.fleet.counters_decreased - decreased
+            )
+            self._rejects.warn(COUNTER_DECREASED, beat.service)
         if seen is Seen.STALE or seen is Seen.ENDED:
             self.ignored.labels(seen.value).inc()
         elif seen is not Seen.CURRENT:
@@ -206,14 +241,24 @@ class Monitor:
         await session.subscribe(self.on_goodbye, protocol.GOODBYE_TOPIC)
         await session.subscribe(self.on_lost, protocol.LOST_TOPIC)
         self._connected = True
+        # Judge silence again once live services had a moment to answer
+        # the discovery below, but without counting that moment.
+        self._clock.callLater(
+            DISCOVERY_GRACE, self._resume, self._clock.seconds()
+        )
         self.router_connected.set(1)
         log.info("router_connected", url=self._url, realm=details.realm)
         # Ask every live service for a heartbeat now rather than in one
         # interval, so a Monitor that (re)joins is current at once.
         session.publish(protocol.DISCOVER_TOPIC)
 
+    def _resume(self, joined_at: float) -> None:
+        if self._connected:
+            self.fleet.resume(joined_at)
+
     def _on_disconnect(self, session: Any, was_clean: bool) -> None:
         self.router_connected.set(0)
+        self.fleet.pause(self._clock.seconds())
         self._session = None
         if self._connected and self._stopping:
             log.info("router_left", url=self._url)

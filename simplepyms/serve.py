@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Coroutine
+from pathlib import Path
 from typing import Any
 
 import structlog
@@ -22,6 +23,7 @@ from simplepyms.errors import UsageError
 from simplepyms.liveness import Fleet
 from simplepyms.monitor import Monitor
 from simplepyms.router import STOP_TIMEOUT, Crossbar, RouterConfig
+from simplepyms.store import FleetStore, StoreError
 from simplepyms.web import make_site
 
 log = structlog.get_logger("simplepyms")
@@ -99,6 +101,7 @@ def serve_monitor(
     port: int,
     timeout_factor: float,
     retention: float,
+    state_file: Path | None,
 ) -> int:
     """Run the Monitor until SIGINT or SIGTERM; return the exit status."""
 
@@ -113,7 +116,13 @@ def serve_monitor(
         ProcessCollector(registry=registry)
         PlatformCollector(registry=registry)
         GCCollector(registry=registry)
-        monitor = Monitor(fleet, reactor, registry, url=url, realm=realm)
+        try:
+            store = None if state_file is None else FleetStore(state_file)
+        except StoreError as problem:
+            raise UsageError(str(problem)) from problem
+        monitor = Monitor(
+            fleet, reactor, registry, url=url, realm=realm, store=store
+        )
 
         try:
             listening = reactor.listenTCP(

@@ -59,8 +59,13 @@ def router(log_dir: Path) -> Iterator[Router]:
 
 
 def run_monitor(
-    router: Router, log_dir: Path, name: str, port: int | None = None
+    router: Router,
+    log_dir: Path,
+    name: str,
+    port: int | None = None,
+    state_file: Path | None = None,
 ) -> Monitor:
+    """Start a Monitor and wait until it has joined the router."""
     port = port or free_port()
     process = Process(
         simplepyms(
@@ -69,6 +74,8 @@ def run_monitor(
             router.url,
             "--listen",
             f"127.0.0.1:{port}",
+            "--state-file",
+            str(state_file or log_dir / f"{name}.sqlite"),
         ),
         log_dir,
         name,
@@ -92,8 +99,12 @@ def start_monitor(
     """Start a Monitor of the test's own; stopped at the end."""
     started: list[Monitor] = []
 
-    def start(port: int | None = None) -> Monitor:
-        running = run_monitor(router, log_dir, f"monitor-{next(_names)}", port)
+    def start(
+        port: int | None = None, state_file: Path | None = None
+    ) -> Monitor:
+        running = run_monitor(
+            router, log_dir, f"monitor-{next(_names)}", port, state_file
+        )
         started.append(running)
         return running
 

@@ -5,13 +5,16 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
+import time
 from collections.abc import Callable
+from pathlib import Path
 
 from tests.integration.conftest import REALM, Monitor, Router
 from tests.integration.processes import (
     HERE,
     PYTHON,
     Process,
+    free_port,
     instances,
     scrape,
     simplepyms,
@@ -330,3 +333,137 @@ class TestMonitor:
         )
 
         assert ("", 0) == (checked.stdout + checked.stderr, checked.returncode)
+
+
+class TestOutages:
+    def test_a_restarted_monitor_remembers_who_died_meanwhile(
+        self,
+        tmp_path: Path,
+        start_monitor: Callable[..., Monitor],
+        start_service: StartService,
+    ) -> None:
+        """Killed while the Monitor was away: back as down, not absent."""
+        state = tmp_path / "monitor.sqlite"
+        survivor = start_service()
+        victim = start_service()
+        first = start_monitor(state_file=state)
+        _seen(first, survivor)
+        _seen(first, victim)
+        assert 0 == first.process.stop()
+
+        victim.signal(signal.SIGKILL)
+        victim.popen.wait(10)
+        second = start_monitor(state_file=state)
+
+        wait_until(
+            lambda: (
+                _state(second, survivor.service, survivor.instance) == "up"
+            ),
+            timeout=2.0,
+        )
+        wait_until(
+            lambda: _state(second, victim.service, victim.instance) == "down",
+            timeout=3.0,
+        )
+
+    def test_a_router_restart_pages_no_one_and_everything_returns(
+        self, tmp_path: Path, start_service: StartService
+    ) -> None:
+        """While the router is away no one is down; then all reconnect."""
+        port = free_port()
+        router = Router(_own_router(tmp_path, port, "outage-router"), port)
+        monitor_port = free_port()
+        monitor = Process(
+            simplepyms(
+                "monitor",
+                "--router-url",
+                router.url,
+                "--listen",
+                f"127.0.0.1:{monitor_port}",
+                "--state-file",
+                str(tmp_path / "outage.sqlite"),
+            ),
+            tmp_path,
+            "outage-monitor",
+        )
+        second_router = None
+        try:
+            monitor.wait_for("router_connected")
+            service = Process(
+                [PYTHON, str(HERE / "toy_service.py"), "outage-toy"],
+                tmp_path,
+                "outage-toy",
+                SIMPLEPYMS_ROUTER_URL=router.url,
+                SIMPLEPYMS_REALM=REALM,
+                SIMPLEPYMS_HEARTBEAT_INTERVAL="0.5",
+            )
+            instance = service.wait_for("service_joined")["service_instance"]
+            watch = Monitor(monitor, monitor_port)
+            wait_until(lambda: _state(watch, "outage-toy", instance) == "up")
+
+            assert 0 == router.process.stop()
+            wait_until(
+                lambda: (
+                    value(
+                        scrape(monitor_port),
+                        "simplepyms_monitor_router_connected",
+                    )
+                    == 0
+                )
+            )
+            states = set()
+            for _ in range(30):  # 3 s: twice the timeout of 1.5 s
+                states.add(_state(watch, "outage-toy", instance))
+                time.sleep(0.1)
+            assert {"up"} == states
+
+            second_router = _own_router(tmp_path, port, "outage-router-2")
+            wait_until(
+                lambda: (
+                    value(
+                        scrape(monitor_port),
+                        "simplepyms_monitor_router_connected",
+                    )
+                    == 1
+                ),
+                timeout=20,
+            )
+            wait_until(
+                lambda: (
+                    len(
+                        [
+                            e
+                            for e in service.events()
+                            if e["event"] == "service_joined"
+                        ]
+                    )
+                    == 2
+                ),
+                timeout=20,
+            )
+            wait_until(
+                lambda: (
+                    value(
+                        scrape(monitor_port),
+                        "simplepyms_service_heartbeats_total",
+                        service_instance=instance,
+                    )
+                    > 0
+                ),
+            )
+            assert "up" == _state(watch, "outage-toy", instance)
+            service.stop()
+        finally:
+            monitor.stop()
+            router.process.stop()
+            if second_router is not None:
+                second_router.stop()
+        assert [] == [
+            e for e in monitor.events() if e["event"] == "instance_down"
+        ]
+
+
+def _own_router(tmp_path: Path, port: int, name: str) -> Process:
+    router = Process(simplepyms("router", "--port", str(port)), tmp_path, name)
+    router.wait_for("router_ready", timeout=90)
+    return router

@@ -1,0 +1,25 @@
+"""How simplepyms connects to the router: autobahn transport settings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+#: The longest wait between two attempts to reach the router.
+RETRY_DELAY_MAX = 5.0
+
+
+def transport(url: str) -> dict[str, Any]:
+    """Return autobahn's transport settings for the router at *url*.
+
+    autobahn's own default backs off to five minutes between attempts;
+    a service should be back within a heartbeat timeout of the router.
+    """
+    return {
+        "type": "websocket",
+        "url": url,
+        "max_retries": -1,
+        "initial_retry_delay": 0.5,
+        "max_retry_delay": RETRY_DELAY_MAX,
+        "retry_delay_growth": 1.5,
+        "retry_delay_jitter": 0.1,
+    }
