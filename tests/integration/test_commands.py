@@ -99,6 +99,11 @@ class TestBadInput:
             (["monitor", "--router-url", "http://x"], "router URL"),
             (["monitor", "--retention", "-5"], "positive number"),
             (["monitor", "--timeout-factor", "abc"], "positive number"),
+            (["monitor", "--retention", "30"], "shorter than"),
+            (
+                ["monitor", "--state-file", "/dev/null/monitor.sqlite"],
+                "cannot use state file",
+            ),
             (["router", "--port", "70000"], "port must be"),
             (["stop"], "service"),
             (["stop", "bad.name"], "service name"),
