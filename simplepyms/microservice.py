@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import secrets
 import sys
@@ -77,6 +78,7 @@ class ServiceComponent(Component):  # type: ignore[misc]
         self._restart = False
         self._publish_failing = False
         self._unreachable = False
+        self._too_large = False
 
         self.on("start", self._on_start)
         self.on_join(self._on_join)
@@ -91,9 +93,13 @@ class ServiceComponent(Component):  # type: ignore[misc]
         return log.bind(service=self.name, service_instance=self.instance)
 
     def heartbeat(self) -> dict[str, Any]:
-        """Return the next heartbeat payload, advancing ``seq``."""
+        """Return the next heartbeat payload, advancing ``seq``.
+
+        Carried metrics that would make it heavier than the protocol
+        allows are left out (and logged once): liveness comes first.
+        """
         self._seq += 1
-        return protocol.build_heartbeat(
+        payload = protocol.build_heartbeat(
             service=self.name,
             instance=self.instance,
             seq=self._seq,
@@ -102,6 +108,18 @@ class ServiceComponent(Component):  # type: ignore[misc]
             interval=self.interval,
             metrics=self.metrics.snapshot(),
         )
+        size = len(json.dumps(payload))
+        if size > protocol.MAX_HEARTBEAT_BYTES:
+            if not self._too_large:
+                self._too_large = True
+                self._log.error(
+                    "heartbeat_too_large",
+                    size=size,
+                    limit=protocol.MAX_HEARTBEAT_BYTES,
+                    hint="carry fewer or shorter-named metrics",
+                )
+            payload["metrics"] = {}
+        return payload
 
     def shutdown(self, reason: str = "stop") -> defer.Deferred[None]:
         """Say goodbye and leave the router; idempotent.

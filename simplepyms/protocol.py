@@ -26,6 +26,11 @@ DISCOVER_TOPIC: Final = f"{PREFIX}.discover"
 LOST_TOPIC: Final = f"{PREFIX}.lost"
 
 MAX_METRICS: Final = 1000
+#: The most a heartbeat may weigh, as JSON; the Monitor estimates it from
+#: the names it carries (a number counts as :data:`NUMBER_BYTES`).
+MAX_HEARTBEAT_BYTES: Final = 128 * 1024
+NUMBER_BYTES: Final = 24
+ENVELOPE_BYTES: Final = 256
 MAX_NAME_LENGTH: Final = 128
 MAX_INSTANCE_LENGTH: Final = 64
 MIN_INTERVAL: Final = 0.05
@@ -56,6 +61,7 @@ HEARTBEAT_REJECT_REASONS: Final = (
     "bad_field",
     "unsupported_version",
     "too_many_metrics",
+    "too_large",
 )
 #: Why one carried metric was dropped from an otherwise good heartbeat.
 METRIC_REJECT_REASONS: Final = (
@@ -259,6 +265,16 @@ def parse_heartbeat(payload: object) -> Heartbeat:
         raise InvalidHeartbeat(
             "too_many_metrics",
             f"{len(raw_metrics)} metrics, at most {MAX_METRICS}",
+        )
+
+    weight = ENVELOPE_BYTES + sum(
+        NUMBER_BYTES + (len(name) if isinstance(name, str) else NUMBER_BYTES)
+        for name in raw_metrics
+    )
+    if weight > MAX_HEARTBEAT_BYTES:
+        raise InvalidHeartbeat(
+            "too_large",
+            f"about {weight} bytes, at most {MAX_HEARTBEAT_BYTES}",
         )
 
     metrics, rejected = _metrics(raw_metrics)

@@ -185,3 +185,20 @@ class TestHeartbeat:
         carried = protocol.parse_heartbeat(component.heartbeat()).metrics
 
         assert {"queue_depth": 2.0} == carried
+
+
+class TestHeartbeatSize:
+    def test_an_oversized_heartbeat_still_beats_without_metrics(
+        self,
+    ) -> None:
+        """Metrics that weigh too much are left out; the beat goes on."""
+        name = "m" * 120
+        heavy = {f"{name}{i:04d}": 1.0 for i in range(999)}
+        component = mk_component(
+            "heavy", "ws://127.0.0.1:1/ws", "realm1", metrics=lambda: heavy
+        )
+
+        payload = component.heartbeat()
+
+        assert {} == payload["metrics"]
+        assert "heavy" == protocol.parse_heartbeat(payload).service

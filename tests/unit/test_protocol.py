@@ -187,6 +187,16 @@ class TestRejectHeartbeat:
 
         assert "too_many_metrics" == reason_of(payload(metrics=metrics))
 
+    def test_too_large(self) -> None:
+        """Long names that add up past MAX_HEARTBEAT_BYTES are refused."""
+        name = "m" * protocol.MAX_NAME_LENGTH
+        each = len(name) + protocol.NUMBER_BYTES
+        count = protocol.MAX_HEARTBEAT_BYTES // each + 1
+        metrics = {f"{name[4:]}{i:04d}": 1 for i in range(count)}
+
+        assert count <= protocol.MAX_METRICS
+        assert "too_large" == reason_of(payload(metrics=metrics))
+
     def test_message_joins_reason_and_detail(self) -> None:
         """str() of InvalidHeartbeat reads 'reason: detail'."""
         error = InvalidHeartbeat("bad_field", "seq: negative")
@@ -201,6 +211,7 @@ class TestRejectHeartbeat:
             "bad_field",
             "unsupported_version",
             "too_many_metrics",
+            "too_large",
         } == set(protocol.HEARTBEAT_REJECT_REASONS)
 
     def test_every_metric_reason_is_listed(self) -> None:
