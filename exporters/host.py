@@ -15,12 +15,13 @@ from collections.abc import Sequence
 from autobahn.twisted.component import run
 
 from simplepyms.cli import (
-    REALM,
-    ROUTER_URL,
+    Parser,
+    connection_options,
+    env_option,
+    logging_options,
     positive,
-    router_url,
 )
-from simplepyms.logs import FORMATS, LEVELS, configure
+from simplepyms.logs import configure
 from simplepyms.microservice import ServiceComponent, mk_component
 from simplepyms.protocol import InvalidServiceName
 
@@ -93,51 +94,34 @@ def make_exporter(
 
 
 def _parser() -> argparse.ArgumentParser:
-    from simplepyms.cli import _Parser
-
-    parser = _Parser(
+    parser = Parser(
         prog="simplepyms-host-exporter",
         description="A service that carries host metrics in heartbeats.",
     )
-    env = os.environ.get
-    parser.add_argument(
-        "--router-url",
-        type=router_url,
-        default=env("SIMPLEPYMS_ROUTER_URL", ROUTER_URL),
-        help=f"router URL (env SIMPLEPYMS_ROUTER_URL; default {ROUTER_URL})",
-    )
-    parser.add_argument(
-        "--realm",
-        default=env("SIMPLEPYMS_REALM", REALM),
-        help=f"realm (env SIMPLEPYMS_REALM; default {REALM})",
-    )
-    parser.add_argument(
+    connection_options(parser)
+    env_option(
+        parser,
         "--name",
-        default=env("SIMPLEPYMS_SERVICE_NAME", "host"),
-        help="service name (env SIMPLEPYMS_SERVICE_NAME; default host)",
+        "SIMPLEPYMS_SERVICE_NAME",
+        "host",
+        "service name",
     )
-    parser.add_argument(
+    env_option(
+        parser,
         "--interval",
+        "SIMPLEPYMS_HEARTBEAT_INTERVAL",
+        "5",
+        "seconds between heartbeats",
         type=positive,
-        default=env("SIMPLEPYMS_HEARTBEAT_INTERVAL", "5"),
-        help="seconds between heartbeats"
-        " (env SIMPLEPYMS_HEARTBEAT_INTERVAL; default 5)",
     )
-    parser.add_argument(
+    env_option(
+        parser,
         "--disk-path",
-        default=env("SIMPLEPYMS_DISK_PATH", "/"),
-        help="file system to report (env SIMPLEPYMS_DISK_PATH; default /)",
+        "SIMPLEPYMS_DISK_PATH",
+        "/",
+        "file system whose usage is reported",
     )
-    parser.add_argument(
-        "--log-format",
-        choices=FORMATS,
-        default=env("SIMPLEPYMS_LOG_FORMAT", "console"),
-    )
-    parser.add_argument(
-        "--log-level",
-        choices=LEVELS,
-        default=env("SIMPLEPYMS_LOG_LEVEL", "info"),
-    )
+    logging_options(parser)
     return parser
 
 

@@ -8,6 +8,7 @@ stderr and exit status 2; a runtime failure in one line and status 1.
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -25,7 +26,7 @@ LISTEN = "127.0.0.1:9186"
 STATE_FILE = Path("~/.local/state/simplepyms/monitor.sqlite")
 
 
-class _Parser(argparse.ArgumentParser):
+class Parser(argparse.ArgumentParser):
     """An argument parser whose errors are a single line."""
 
     def error(self, message: str) -> NoReturn:
@@ -33,7 +34,7 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
-def _env(
+def env_option(
     parser: argparse.ArgumentParser,
     flag: str,
     variable: str,
@@ -41,6 +42,7 @@ def _env(
     text: str,
     **options: Any,
 ) -> None:
+    """Add option *flag*, whose default comes from *variable*."""
     parser.add_argument(
         flag,
         default=os.environ.get(variable, default),
@@ -62,12 +64,31 @@ def router_url(value: str) -> str:
 def listen_address(value: str) -> tuple[str, int]:
     """Parse ``HOST:PORT`` (``[::1]:PORT`` for IPv6)."""
     host, _, port = value.rpartition(":")
-    host = host.strip("[]")
-    if not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+    bracketed = host.startswith("[") and host.endswith("]")
+    if bracketed:
+        host = host[1:-1]
+    if (
+        not host
+        or any(c in host for c in "[] ")
+        or (":" in host and not bracketed)
+        or not port.isdigit()
+        or not 0 <= int(port) <= 65535
+    ):
         raise argparse.ArgumentTypeError(
             f"listen address must be HOST:PORT, got {value!r}"
         )
     return host, int(port)
+
+
+def ip_address(value: str) -> str:
+    """Check an IP address to listen on."""
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"must be an IP address such as 127.0.0.1, got {value!r}"
+        ) from None
+    return value
 
 
 def port_number(value: str) -> int:
@@ -105,8 +126,9 @@ def non_negative(value: str) -> float:
     return number
 
 
-def _connection(parser: argparse.ArgumentParser) -> None:
-    _env(
+def connection_options(parser: argparse.ArgumentParser) -> None:
+    """Add --router-url and --realm, with their variables."""
+    env_option(
         parser,
         "--router-url",
         "SIMPLEPYMS_ROUTER_URL",
@@ -114,44 +136,78 @@ def _connection(parser: argparse.ArgumentParser) -> None:
         "WebSocket URL of the WAMP router",
         type=router_url,
     )
-    _env(parser, "--realm", "SIMPLEPYMS_REALM", REALM, "WAMP realm to join")
+    env_option(
+        parser,
+        "--realm",
+        "SIMPLEPYMS_REALM",
+        REALM,
+        "WAMP realm to join",
+        type=realm_name,
+    )
 
 
-def _logging(parser: argparse.ArgumentParser) -> None:
-    _env(
+def one_of(*allowed: str) -> Callable[[str], str]:
+    """Return a parser that takes only the *allowed* words.
+
+    Unlike ``choices``, it also checks values that come from the
+    environment.
+    """
+
+    def parse(value: str) -> str:
+        if value not in allowed:
+            raise argparse.ArgumentTypeError(
+                f"must be one of {', '.join(allowed)}, got {value!r}"
+            )
+        return value
+
+    return parse
+
+
+def realm_name(value: str) -> str:
+    """Check a WAMP realm name."""
+    if not value or any(c.isspace() for c in value):
+        raise argparse.ArgumentTypeError(
+            f"realm must be a non-empty name without spaces, got {value!r}"
+        )
+    return value
+
+
+def logging_options(parser: argparse.ArgumentParser) -> None:
+    """Add --log-format and --log-level, with their variables."""
+    env_option(
         parser,
         "--log-format",
         "SIMPLEPYMS_LOG_FORMAT",
         "console",
-        "log as key=value text or as JSON lines",
-        choices=FORMATS,
+        f"log as key=value text or as JSON lines: {' or '.join(FORMATS)}",
+        type=one_of(*FORMATS),
     )
-    _env(
+    env_option(
         parser,
         "--log-level",
         "SIMPLEPYMS_LOG_LEVEL",
         "info",
-        "lowest level logged",
-        choices=LEVELS,
+        f"lowest level logged: {', '.join(LEVELS)}",
+        type=one_of(*LEVELS),
     )
 
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the parser for every subcommand."""
-    parser = _Parser(
+    parser = Parser(
         prog="simplepyms",
         description="WAMP microservices that heartbeat, and their Monitor.",
     )
     parser.add_argument("--version", action="version", version=__version__)
     commands = parser.add_subparsers(
-        dest="command", required=True, parser_class=_Parser
+        dest="command", required=True, parser_class=Parser
     )
 
     monitor = commands.add_parser(
         "monitor", help="track services and serve Prometheus metrics"
     )
-    _connection(monitor)
-    _env(
+    connection_options(monitor)
+    env_option(
         monitor,
         "--listen",
         "SIMPLEPYMS_LISTEN",
@@ -159,7 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
         "HOST:PORT to serve /metrics on",
         type=listen_address,
     )
-    _env(
+    env_option(
         monitor,
         "--timeout-factor",
         "SIMPLEPYMS_TIMEOUT_FACTOR",
@@ -167,7 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
         "an instance silent for this many intervals is down",
         type=positive,
     )
-    _env(
+    env_option(
         monitor,
         "--retention",
         "SIMPLEPYMS_RETENTION",
@@ -175,7 +231,7 @@ def build_parser() -> argparse.ArgumentParser:
         "seconds a down or stopped instance stays on /metrics",
         type=positive,
     )
-    _env(
+    env_option(
         monitor,
         "--state-file",
         "SIMPLEPYMS_STATE_FILE",
@@ -197,7 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
             "how often Prometheus evaluates the rules",
         ),
     ):
-        _env(
+        env_option(
             monitor,
             flag,
             variable,
@@ -205,20 +261,20 @@ def build_parser() -> argparse.ArgumentParser:
             f"seconds: {text}; retention must cover it",
             type=non_negative,
         )
-    _logging(monitor)
+    logging_options(monitor)
 
     router = commands.add_parser(
         "router", help="run crossbar with the shipped configuration"
     )
     _router_options(router)
-    _logging(router)
+    logging_options(router)
 
     demo = commands.add_parser(
         "demo",
         help="run router, Monitor, host exporter and example service",
     )
     _router_options(demo)
-    _env(
+    env_option(
         demo,
         "--listen",
         "SIMPLEPYMS_LISTEN",
@@ -226,27 +282,28 @@ def build_parser() -> argparse.ArgumentParser:
         "HOST:PORT for the Monitor's /metrics",
         type=listen_address,
     )
-    _logging(demo)
+    logging_options(demo)
 
     for name, verb in (("stop", "stop"), ("restart", "restart")):
         control = commands.add_parser(
             name, help=f"ask one instance of a service to {verb}"
         )
         control.add_argument("service", help="the service's name")
-        _connection(control)
-        _logging(control)
+        connection_options(control)
+        logging_options(control)
     return parser
 
 
 def _router_options(parser: argparse.ArgumentParser) -> None:
-    _env(
+    env_option(
         parser,
         "--host",
         "SIMPLEPYMS_ROUTER_HOST",
         "127.0.0.1",
-        "address the router listens on",
+        "IP address the router listens on",
+        type=ip_address,
     )
-    _env(
+    env_option(
         parser,
         "--port",
         "SIMPLEPYMS_ROUTER_PORT",
@@ -254,8 +311,15 @@ def _router_options(parser: argparse.ArgumentParser) -> None:
         "port the router listens on",
         type=port_number,
     )
-    _env(parser, "--realm", "SIMPLEPYMS_REALM", REALM, "realm it serves")
-    _env(
+    env_option(
+        parser,
+        "--realm",
+        "SIMPLEPYMS_REALM",
+        REALM,
+        "realm it serves",
+        type=realm_name,
+    )
+    env_option(
         parser,
         "--cbdir",
         "SIMPLEPYMS_ROUTER_DIR",
@@ -330,7 +394,12 @@ def _router(options: argparse.Namespace) -> int:
 def _demo(options: argparse.Namespace) -> int:
     from simplepyms.demo import run_demo
 
-    return run_demo(_router_config(options), options.listen)
+    return run_demo(
+        _router_config(options),
+        options.listen,
+        options.log_format,
+        options.log_level,
+    )
 
 
 def _control(options: argparse.Namespace) -> int:

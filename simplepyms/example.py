@@ -1,39 +1,48 @@
 """The example service: ``py.ms.add``, as in the README.
 
-Run it with ``python -m simplepyms.example``; ``SIMPLEPYMS_ROUTER_URL``
-and ``SIMPLEPYMS_REALM`` say where the router is.
+Run it with ``python -m simplepyms.example``; ``--router-url`` and
+``--realm`` (or ``SIMPLEPYMS_ROUTER_URL`` and ``SIMPLEPYMS_REALM``) say
+where the router is.
 """
 
 from __future__ import annotations
 
-import os
+from collections.abc import Sequence
 
 from autobahn.twisted.component import run
 
+from simplepyms.cli import Parser, connection_options, logging_options
 from simplepyms.logs import configure
-from simplepyms.microservice import mk_component
-
-component = mk_component(
-    "adder",
-    os.environ.get("SIMPLEPYMS_ROUTER_URL", "ws://127.0.0.1:8080/ws"),
-    os.environ.get("SIMPLEPYMS_REALM", "realm1"),
-)
-additions = component.metrics.counter("additions_total")
+from simplepyms.microservice import ServiceComponent, mk_component
 
 
-@component.register("py.ms.add")  # type: ignore[untyped-decorator]
-def add(a: float, b: float) -> float:
-    """Return the sum of *a* and *b*."""
-    additions.inc()
-    return a + b
+def make_adder(url: str, realm: str) -> ServiceComponent:
+    """Return the ``adder`` service, which answers ``py.ms.add``."""
+    component = mk_component("adder", url, realm)
+    additions = component.metrics.counter("additions_total")
+
+    def add(a: float, b: float) -> float:
+        additions.inc()
+        return a + b
+
+    component.register("py.ms.add")(add)
+    return component
 
 
-def main() -> None:
+def main(argv: Sequence[str] | None = None) -> None:
     """Run the example service until it is stopped."""
-    configure(
-        os.environ.get("SIMPLEPYMS_LOG_FORMAT", "console"),
-        os.environ.get("SIMPLEPYMS_LOG_LEVEL", "info"),
+    parser = Parser(
+        prog="python -m simplepyms.example",
+        description="The example service: py.ms.add.",
     )
+    connection_options(parser)
+    logging_options(parser)
+    options = parser.parse_args(argv)
+    configure(options.log_format, options.log_level)
+    try:
+        component = make_adder(options.router_url, options.realm)
+    except ValueError as problem:
+        parser.error(str(problem))
     # simplepyms.logs bridges autobahn's log; run() need not start its own.
     run(component, log_level=None)
 

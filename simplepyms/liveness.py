@@ -42,6 +42,8 @@ class Seen(enum.Enum):
     CURRENT = "current"
     STALE = "stale"
     ENDED = "ended"
+    #: A new instance while the fleet already holds ``max_instances``.
+    REFUSED = "refused"
 
 
 @dataclass(slots=True)
@@ -102,7 +104,9 @@ class Fleet:
     #: Counter values refused because they went down without a restart.
     counters_decreased: int = 0
     paused_at: float | None = None
+    max_instances: int = 20_000
     _instances: dict[tuple[str, str], Instance] = field(default_factory=dict)
+    _by_service: dict[str, dict[str, Instance]] = field(default_factory=dict)
     _purged: dict[tuple[str, str], float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -129,6 +133,8 @@ class Fleet:
         if known is None:
             if key in self._purged:
                 return Seen.ENDED
+            if len(self._instances) >= self.max_instances:
+                return Seen.REFUSED
             return self._add(beat, now)
         if known.ended is State.STOPPED:
             return Seen.ENDED
@@ -180,7 +186,7 @@ class Fleet:
 
     def restore(self, inst: Instance) -> None:
         """Track *inst* as saved by an earlier run of the Monitor."""
-        self._instances[inst.key] = inst
+        self._track(inst)
 
     def _keep_counters(
         self, old: dict[str, float], new: dict[str, float]
@@ -231,8 +237,8 @@ class Fleet:
         """Count the instances of *service* that are up or late."""
         return sum(
             1
-            for inst in self._instances.values()
-            if inst.service == service and self.state(inst, now).alive
+            for inst in self._by_service.get(service, {}).values()
+            if self.state(inst, now).alive
         )
 
     def sweep(self, now: float) -> list[Transition]:
@@ -244,7 +250,7 @@ class Fleet:
                 changes.append(Transition(inst, inst.reported, state))
                 inst.reported = state
             if not state.alive and now - self._ended_at(inst) > self.retention:
-                del self._instances[inst.key]
+                self._forget(inst)
                 self._purged[inst.key] = now
         for key, when in list(self._purged.items()):
             if now - when > self.retention:
@@ -269,16 +275,23 @@ class Fleet:
             predecessor.replaced = True
             self._count_restart(beat.service)
             seen = Seen.RESTARTED
-        self._instances[inst.key] = inst
+        self._track(inst)
         return seen
 
+    def _track(self, inst: Instance) -> None:
+        self._instances[inst.key] = inst
+        self._by_service.setdefault(inst.service, {})[inst.instance] = inst
+
+    def _forget(self, inst: Instance) -> None:
+        del self._instances[inst.key]
+        siblings = self._by_service[inst.service]
+        del siblings[inst.instance]
+        if not siblings:
+            del self._by_service[inst.service]
+
     def _unreplaced_end(self, service: str, now: float) -> Instance | None:
-        for inst in self._instances.values():
-            if (
-                inst.service == service
-                and not inst.replaced
-                and not self.state(inst, now).alive
-            ):
+        for inst in self._by_service.get(service, {}).values():
+            if not inst.replaced and not self.state(inst, now).alive:
                 return inst
         return None
 

@@ -32,6 +32,8 @@ DISCOVERY_GRACE = 1.0
 IGNORE_REASONS = ("stale", "ended")
 #: A counter that went down without a restart: the old value is kept.
 COUNTER_DECREASED = "counter_decreased"
+#: A new instance refused because the fleet holds max_instances already.
+FLEET_FULL = "too_many_instances"
 _EVENTS = {Seen.NEW: "instance_new", Seen.RESTARTED: "instance_restarted"}
 _TRANSITIONS = {
     State.UP: "instance_up",
@@ -113,7 +115,7 @@ class Monitor:
             registry=registry,
         )
         build.labels(__version__).set(1)
-        for reason in protocol.HEARTBEAT_REJECT_REASONS:
+        for reason in (*protocol.HEARTBEAT_REJECT_REASONS, FLEET_FULL):
             self.rejected.labels(reason)
         for reason in (*protocol.METRIC_REJECT_REASONS, COUNTER_DECREASED):
             self.metrics_rejected.labels(reason)
@@ -180,6 +182,11 @@ class Monitor:
             self.rejected.labels(error.reason).inc()
             self._rejects.warn(error.reason, error.detail)
             return
+        except Exception as error:  # noqa: BLE001 - keep serving the rest
+            # Validation should have named it; count it all the same.
+            self.rejected.labels("bad_field").inc()
+            self._rejects.warn("unexpected", type(error).__name__)
+            return
 
         for reason, count in beat.rejected.items():
             self.metrics_rejected.labels(reason).inc(count)
@@ -191,7 +198,10 @@ class Monitor:
                 self.fleet.counters_decreased - decreased
             )
             self._rejects.warn(COUNTER_DECREASED, beat.service)
-        if seen is Seen.STALE or seen is Seen.ENDED:
+        if seen is Seen.REFUSED:
+            self.rejected.labels(FLEET_FULL).inc()
+            self._rejects.warn(FLEET_FULL, f"{beat.service}/{beat.instance}")
+        elif seen is Seen.STALE or seen is Seen.ENDED:
             self.ignored.labels(seen.value).inc()
         elif seen is not Seen.CURRENT:
             log.info(

@@ -144,6 +144,19 @@ class Goodbye:
     reason: str
 
 
+def shown(value: object, limit: int = 160) -> str:
+    """Return a short repr of *value* for an error message.
+
+    A payload may hold a megabyte string or an integer too long to
+    print; the message must stay short and printing must not fail.
+    """
+    try:
+        text = repr(value)
+    except ValueError:  # an int beyond sys.get_int_max_str_digits()
+        text = f"<{type(value).__name__} too large to print>"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def check_service_name(name: object) -> str:
     """Return *name* if it is a usable service name.
 
@@ -158,7 +171,7 @@ def check_service_name(name: object) -> str:
     ):
         raise InvalidServiceName(
             f"service name must be 1 to {MAX_NAME_LENGTH} letters, digits,"
-            f" '_' or '-' (not starting with '-'), got {name!r}"
+            f" '_' or '-' (not starting with '-'), got {shown(name)}"
         )
     return name
 
@@ -249,7 +262,7 @@ def parse_heartbeat(payload: object) -> Heartbeat:
     version = payload["v"]
     if type(version) is not int or version != VERSION:
         raise InvalidHeartbeat(
-            "unsupported_version", f"v must be {VERSION}, got {version!r}"
+            "unsupported_version", f"v must be {VERSION}, got {shown(version)}"
         )
 
     service = _field(payload, "service", _service)
@@ -350,16 +363,16 @@ def _instance(value: object) -> str:
 
 def _seq(value: object) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise ValueError(f"must be a non-negative integer, got {value!r}")
+        raise ValueError(f"must be a non-negative integer, got {shown(value)}")
     return value
 
 
 def _timestamp(value: object) -> float:
     if not isinstance(value, int | float) or isinstance(value, bool):
-        raise TypeError(f"must be Unix seconds, got {value!r}")
+        raise TypeError(f"must be Unix seconds, got {shown(value)}")
     number = float(value)
     if not math.isfinite(number) or number < 0:
-        raise ValueError(f"must be finite and positive, got {value!r}")
+        raise ValueError(f"must be finite and positive, got {shown(value)}")
     return number
 
 
@@ -367,7 +380,8 @@ def _interval(value: object) -> float:
     number = _timestamp(value)
     if not MIN_INTERVAL <= number <= MAX_INTERVAL:
         raise ValueError(
-            f"must be {MIN_INTERVAL} to {MAX_INTERVAL} seconds, got {value!r}"
+            f"must be {MIN_INTERVAL} to {MAX_INTERVAL} seconds,"
+            f" got {shown(value)}"
         )
     return number
 

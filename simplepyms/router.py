@@ -11,6 +11,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -153,6 +154,9 @@ class Crossbar:
             UsageError: if crossbar is missing, exits, or never gets ready.
         """
         executable = crossbar_executable()
+        # Else the readiness probe could join whatever router already
+        # listens there, and call it ours.
+        _check_free(self.config.host, self.config.port)
         cbdir = self._cbdir()
         (cbdir / "config.json").write_text(
             json.dumps(shipped_config(self.config), indent=2)
@@ -189,13 +193,20 @@ class Crossbar:
             SystemExit: with status 1 if crossbar died.
         """
         code = await self.ended
-        if code != 0 and not self.stopping:
+        if self.stopping:
+            return
+        if code != 0:
             log.error("router_exited", exit_code=code)
             raise SystemExit(1)
+        self.stopping = True
+        log.info("router_stopped")
 
     async def stop(self) -> None:
         """Stop crossbar gracefully, or kill it after a grace period."""
         self.stopping = True
+        # A Ctrl-C reached crossbar too; what it says about a second
+        # signal while it stops is nobody's business.
+        self._output.relay = False
         if self._process is not None and not self.ended.called:
             self._signal(signal.SIGTERM)
             killer = self._reactor.callLater(
@@ -235,7 +246,7 @@ class Crossbar:
                 raise UsageError(
                     f"crossbar was not ready after {READY_TIMEOUT:.0f} s"
                 )
-            await _sleep(self._reactor, PROBE_EVERY)
+            await sleep(self._reactor, PROBE_EVERY)
 
 
 class _ProbeSession(ApplicationSession):  # type: ignore[misc]
@@ -263,13 +274,25 @@ async def probe(reactor: Any, config: RouterConfig) -> bool:
     return result
 
 
+def _check_free(host: str, port: int) -> None:
+    """Raise :class:`UsageError` if something listens on *host*:*port*."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe_socket:
+        probe_socket.settimeout(1.0)
+        if probe_socket.connect_ex((host, port)) == 0:
+            raise UsageError(
+                f"port {port} on {host} is in use already; stop what"
+                " listens there or choose another --port"
+            )
+
+
 def signal_process(process: Any, number: int) -> None:
     """Send signal *number* to a spawned process that may have ended."""
     with contextlib.suppress(error.ProcessExitedAlready):
         process.signalProcess(number)
 
 
-def _sleep(reactor: Any, seconds: float) -> defer.Deferred[None]:
+def sleep(reactor: Any, seconds: float) -> defer.Deferred[None]:
     d: defer.Deferred[None] = defer.Deferred()
     reactor.callLater(seconds, d.callback, None)
     return d
