@@ -23,7 +23,8 @@ from simplepyms.logs import FORMATS, LEVELS, configure
 ROUTER_URL = "ws://127.0.0.1:8080/ws"
 REALM = "realm1"
 LISTEN = "127.0.0.1:9186"
-STATE_FILE = Path("~/.local/state/simplepyms/monitor.sqlite")
+#: One state file per listen address: two Monitors never share one.
+STATE_FILE = "~/.local/state/simplepyms/monitor-{host}-{port}.sqlite"
 
 
 class Parser(argparse.ArgumentParser):
@@ -89,6 +90,15 @@ def ip_address(value: str) -> str:
             f"must be an IP address such as 127.0.0.1, got {value!r}"
         ) from None
     return value
+
+
+def whole_number(value: str) -> int:
+    """Parse a count of at least one."""
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(
+            f"must be a whole number of at least 1, got {value!r}"
+        )
+    return int(value)
 
 
 def port_number(value: str) -> int:
@@ -235,8 +245,17 @@ def build_parser() -> argparse.ArgumentParser:
         monitor,
         "--state-file",
         "SIMPLEPYMS_STATE_FILE",
-        str(STATE_FILE),
-        "SQLite file that keeps the fleet across restarts ('' for none)",
+        STATE_FILE,
+        "SQLite file that keeps the fleet across restarts ('' for none;"
+        " {host} and {port} stand for the listen address)",
+    )
+    env_option(
+        monitor,
+        "--max-instances",
+        "SIMPLEPYMS_MAX_INSTANCES",
+        "20000",
+        "most instances tracked at once; more are refused",
+        type=whole_number,
     )
     for flag, variable, default, text in (
         ("--alert-for", "SIMPLEPYMS_ALERT_FOR", "60", "the down alert's for:"),
@@ -362,7 +381,9 @@ def _monitor(options: argparse.Namespace) -> int:
             f" + --scrape-interval + --evaluation-interval = {shortest:g} s:"
             " a dead instance would vanish before its down alert fires"
         )
-    state_file = options.state_file
+    state_file = options.state_file.replace("{host}", host).replace(
+        "{port}", str(port)
+    )
     return serve_monitor(
         url=options.router_url,
         realm=options.realm,
@@ -370,6 +391,7 @@ def _monitor(options: argparse.Namespace) -> int:
         port=port,
         timeout_factor=options.timeout_factor,
         retention=options.retention,
+        max_instances=options.max_instances,
         state_file=Path(state_file).expanduser() if state_file else None,
     )
 

@@ -181,7 +181,7 @@ class Fleet:
         paused_at, self.paused_at = self.paused_at, None
         lost = max(0.0, now - paused_at)
         for inst in self._instances.values():
-            if inst.ended is None and inst.heard < paused_at:
+            if inst.ended is None and inst.heard <= paused_at:
                 inst.heard += lost
 
     def restore(self, inst: Instance) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 from typing import Any
 
 import structlog
@@ -53,9 +54,11 @@ def configure(fmt: str = "console", level: str = "info") -> None:
     )
 
 
-#: autobahn logs each failed connection attempt as an error; simplepyms
-#: reports those itself, once per outage, as router_unreachable.
-_ROUTINE = ("Connection failed",)
+#: autobahn logs each failed connection attempt, and each lost session, as
+#: an error; simplepyms reports those itself, once per outage.
+_ROUTINE = ("Connection failed", "wamp.close.transport_lost")
+#: The same library error is passed on at most this often.
+REPEAT_SECONDS = 60.0
 
 
 @implementer(ILogObserver)
@@ -64,18 +67,25 @@ class _Bridge:
 
     def __init__(self) -> None:
         self._log = structlog.get_logger("twisted")
+        self._last: dict[tuple[object, object], float] = {}
 
     def __call__(self, event: dict[str, Any]) -> None:
         level = event.get("log_level")
         if level is None or level < LogLevel.error:
             return
-        if str(event.get("log_format", "")).startswith(_ROUTINE):
+        text = formatEvent(event)
+        if text.startswith(_ROUTINE):
             return
+        key = (event.get("log_namespace"), event.get("log_format"))
+        now = time.monotonic()
+        if now - self._last.get(key, -REPEAT_SECONDS) < REPEAT_SECONDS:
+            return
+        self._last[key] = now
         failure = event.get("log_failure")
         self._log.error(
             "library_error",
             namespace=event.get("log_namespace"),
-            text=formatEvent(event),
+            text=text,
             error=None if failure is None else failure.getErrorMessage(),
             kind=None if failure is None else failure.type.__name__,
         )

@@ -33,7 +33,7 @@ from twisted.internet.task import LoopingCall
 
 from simplepyms import protocol
 from simplepyms.service_metrics import Collect, ServiceMetrics
-from simplepyms.transport import transport
+from simplepyms.transport import lost_session, transport
 
 log = structlog.get_logger("simplepyms.service")
 
@@ -177,6 +177,8 @@ class ServiceComponent(Component):  # type: ignore[misc]
             self._reexec()
 
     def _on_connect_failure(self, component: Any, error: Exception) -> None:
+        if lost_session(error):
+            return
         if not self._unreachable:
             self._unreachable = True
             self._log.warning("router_unreachable", error=str(error))
@@ -311,6 +313,8 @@ def mk_component(
         ValueError: if *name* or *interval* is not usable.
     """
     protocol.check_service_name(name)
+    if not isinstance(realm, str) or not realm:
+        raise ValueError(f"realm must be a non-empty string, got {realm!r}")
     seconds = _interval(interval)
     return ServiceComponent(
         name,
@@ -336,8 +340,10 @@ def _interval(interval: float | None) -> float:
         shown: object = raw
     else:
         shown = interval
-    if isinstance(interval, bool) or not (
-        protocol.MIN_INTERVAL <= interval <= protocol.MAX_INTERVAL
+    if (
+        isinstance(interval, bool)
+        or not isinstance(interval, int | float)
+        or not protocol.MIN_INTERVAL <= interval <= protocol.MAX_INTERVAL
     ):
         raise ValueError(
             f"{source} must be {protocol.MIN_INTERVAL} to"

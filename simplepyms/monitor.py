@@ -12,20 +12,24 @@ from typing import Any
 import structlog
 from autobahn.twisted.component import Component
 from prometheus_client import CollectorRegistry, Counter, Gauge
+from twisted.internet import defer
 from twisted.internet.interfaces import IReactorTime
 from twisted.internet.task import LoopingCall
 
 from simplepyms import __version__, protocol
 from simplepyms.collector import FleetCollector
+from simplepyms.errors import UsageError
 from simplepyms.liveness import Fleet, Seen, State
 from simplepyms.store import FleetStore, StoreError
-from simplepyms.transport import transport
+from simplepyms.transport import REFUSALS, lost_session, transport
 
 log = structlog.get_logger("simplepyms.monitor")
 
 #: A refused heartbeat is logged at most this often per reason.
 REJECT_LOG_SECONDS = 60.0
 SWEEP_SECONDS = 1.0
+#: A sweep this late means the Monitor itself was stalled.
+STALL_SECONDS = 3 * SWEEP_SECONDS
 SAVE_SECONDS = 5.0
 #: How long live services have to answer a discovery before silence counts.
 DISCOVERY_GRACE = 1.0
@@ -72,6 +76,7 @@ class Monitor:
         self._rejects = _ReasonLog(self._clock)
         self._connected = False
         self._stopping = False
+        self._last_sweep: float | None = None
         self._session: Any = None
 
         registry.register(FleetCollector(fleet, self._clock.seconds))
@@ -129,6 +134,9 @@ class Monitor:
         self.component.on_join(self._on_join)
         self.component.on_disconnect(self._on_disconnect)
         self.component.on_connectfailure(self._on_connect_failure)
+        self.component.on_leave(self._on_leave)
+        #: Fails if the router refuses the Monitor for good.
+        self.failed: defer.Deferred[None] = defer.Deferred()
         self.save_failures = Counter(
             "simplepyms_state_save_failures",
             "Times the Monitor could not write its state file.",
@@ -220,8 +228,19 @@ class Monitor:
         self._end(args, kwargs, lost=True)
 
     def sweep(self) -> None:
-        """Log the state changes since the last sweep; forget the expired."""
-        for change in self.fleet.sweep(self._clock.seconds()):
+        """Log the state changes since the last sweep; forget the expired.
+
+        If the sweep comes much later than due, this process was stalled
+        (stopped, swapped out, or busy) and heard nothing meanwhile; the
+        stall is not held against the services.
+        """
+        now = self._clock.seconds()
+        last, self._last_sweep = self._last_sweep, now
+        if last is not None and now - last > STALL_SECONDS:
+            self.fleet.pause(last)
+            self.fleet.resume(now)
+            log.warning("monitor_stalled", seconds=round(now - last, 3))
+        for change in self.fleet.sweep(now):
             inst = change.instance
             level = log.warning if change.new is State.DOWN else log.info
             level(
@@ -262,6 +281,16 @@ class Monitor:
         # interval, so a Monitor that (re)joins is current at once.
         session.publish(protocol.DISCOVER_TOPIC)
 
+    def _on_leave(self, session: Any, details: Any) -> None:
+        reason = getattr(details, "reason", None)
+        if reason in REFUSALS and not self.failed.called:
+            self.failed.errback(
+                UsageError(
+                    f"the router at {self._url} refused the Monitor:"
+                    f" {reason} (is --realm right?)"
+                )
+            )
+
     def _resume(self, joined_at: float) -> None:
         if self._connected:
             self.fleet.resume(joined_at)
@@ -277,6 +306,8 @@ class Monitor:
         self._connected = False
 
     def _on_connect_failure(self, component: Any, error: Exception) -> None:
+        if lost_session(error) or getattr(error, "error", None) in REFUSALS:
+            return  # told as router_disconnected, or fatal in _on_leave
         if self._rejects.due("router_unreachable"):
             log.warning("router_unreachable", url=self._url, error=str(error))
 

@@ -39,6 +39,8 @@ MAX_INTERVAL: Final = 3600.0
 #: Service names become URI components (``py.ms.<name>.stop``) and label
 #: values, so they keep to WAMP's loose URI component characters.
 SERVICE_NAME: Final = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*")
+#: Instance ids are random tokens; keeping them plain keeps logs plain.
+INSTANCE_ID: Final = re.compile(r"[A-Za-z0-9._:-]+")
 #: Carried metric names are exported as they are sent, so they keep to
 #: Prometheus' snake_case names (no colons: those mark recording rules).
 METRIC_NAME: Final = re.compile(r"[a-z_][a-z0-9_]*")
@@ -69,7 +71,7 @@ METRIC_REJECT_REASONS: Final = (
     "reserved_name",
     "unconventional_name",
     "not_a_number",
-    "counter_not_finite",
+    "bad_counter",
 )
 
 _REQUIRED: Final = (
@@ -213,8 +215,8 @@ def metric_value(name: str, value: object) -> float | str:
     except OverflowError:
         # An integer too large for a float: JSON allows it, we do not.
         return "not_a_number"
-    if is_counter(name) and not math.isfinite(number):
-        return "counter_not_finite"
+    if is_counter(name) and not 0 <= number < math.inf:
+        return "bad_counter"
     return number
 
 
@@ -352,11 +354,12 @@ def _service(value: object) -> str:
 def _instance(value: object) -> str:
     if (
         not isinstance(value, str)
-        or not value
         or len(value) > MAX_INSTANCE_LENGTH
+        or INSTANCE_ID.fullmatch(value) is None
     ):
         raise ValueError(
-            f"must be a string of 1 to {MAX_INSTANCE_LENGTH} characters"
+            f"must be 1 to {MAX_INSTANCE_LENGTH} letters, digits or '._:-',"
+            f" got {shown(value)}"
         )
     return value
 

@@ -101,13 +101,18 @@ def serve_monitor(
     port: int,
     timeout_factor: float,
     retention: float,
+    max_instances: int,
     state_file: Path | None,
 ) -> int:
     """Run the Monitor until SIGINT or SIGTERM; return the exit status."""
 
     async def main(reactor: Any) -> None:
         try:
-            fleet = Fleet(timeout_factor=timeout_factor, retention=retention)
+            fleet = Fleet(
+                timeout_factor=timeout_factor,
+                retention=retention,
+                max_instances=max_instances,
+            )
         except ValueError as problem:
             raise UsageError(str(problem)) from problem
         # The _created series would double every counter for no reader.
@@ -141,7 +146,7 @@ def serve_monitor(
             router_url=url,
             realm=realm,
         )
-        await defer.Deferred()
+        await monitor.failed
 
     return run_reactor(main)
 

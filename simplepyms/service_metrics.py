@@ -9,6 +9,7 @@ any other name is a gauge.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 
 import structlog
@@ -38,44 +39,65 @@ _RULES = {
 class Gauge:
     """A value that goes up and down."""
 
-    __slots__ = ("value",)
+    __slots__ = ("_value",)
 
     def __init__(self) -> None:
-        self.value = 0.0
+        self._value = 0.0
+
+    @property
+    def value(self) -> float:
+        """The gauge's current value."""
+        return self._value
 
     def set(self, value: float) -> None:
-        """Set the gauge to *value*."""
-        self.value = float(value)
+        """Set the gauge to *value*.
+
+        Raises:
+            TypeError: if *value* is not a number.
+        """
+        self._value = _number(value)
 
     def inc(self, amount: float = 1.0) -> None:
         """Add *amount* to the gauge."""
-        self.value += amount
+        self._value += _number(amount)
 
     def dec(self, amount: float = 1.0) -> None:
         """Subtract *amount* from the gauge."""
-        self.value -= amount
+        self._value -= _number(amount)
 
 
 class Counter:
     """A value that only goes up, for the life of the process."""
 
-    __slots__ = ("value",)
+    __slots__ = ("_value",)
 
     def __init__(self) -> None:
-        self.value = 0.0
+        self._value = 0.0
+
+    @property
+    def value(self) -> float:
+        """The counter's current value."""
+        return self._value
 
     def inc(self, amount: float = 1.0) -> None:
-        """Add *amount*, which must not be negative, to the counter.
+        """Add *amount*, which must be finite and not negative.
 
         Raises:
-            ValueError: if *amount* is negative.
+            ValueError: if *amount* is negative, NaN or infinite.
         """
-        if not amount >= 0:
+        amount = _number(amount)
+        if not 0 <= amount < math.inf:
             raise ValueError(
-                "a counter only goes up: inc() takes amount >= 0,"
-                f" got {amount}"
+                "a counter only goes up by finite steps: inc() takes"
+                f" 0 <= amount < inf, got {amount}"
             )
-        self.value += amount
+        self._value += amount
+
+
+def _number(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"a metric value must be a number, got {value!r}")
+    return float(value)
 
 
 class ServiceMetrics:

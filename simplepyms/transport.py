@@ -23,3 +23,19 @@ def transport(url: str) -> dict[str, Any]:
         "retry_delay_growth": 1.5,
         "retry_delay_jitter": 0.1,
     }
+
+
+#: Why a router may refuse a session for good: retrying will not help.
+REFUSALS = frozenset(
+    {
+        "wamp.error.no_such_realm",
+        "wamp.error.not_authorized",
+        "wamp.error.authentication_failed",
+        "wamp.error.no_auth_method",
+    }
+)
+
+
+def lost_session(error: BaseException) -> bool:
+    """Tell whether a connect failure is just the end of a session."""
+    return getattr(error, "error", None) == "wamp.close.transport_lost"

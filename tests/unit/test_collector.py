@@ -471,14 +471,23 @@ class TestLabels:
         "instance",
         ['say "hi"', "back\\slash", "new\nline", '\\"\n', "ünïcode ✓"],
     )
-    def test_awkward_instance_parses(
+    def test_awkward_instance_is_refused_and_the_page_parses(
         self, monitor: Monitor, registry: CollectorRegistry, instance: str
     ) -> None:
-        """An instance id with quotes, backslashes or newlines survives."""
+        """An instance id with quotes, backslashes or newlines is refused."""
+        monitor.on_heartbeat(payload(instance="a1"))
         monitor.on_heartbeat(payload(instance=instance))
 
-        up = value(registry, "simplepyms_service_up", **labels(instance))
-        assert 1.0 == up
+        assert (
+            value(registry, "simplepyms_service_up", **labels(instance))
+            is None
+        )
+        assert 1.0 == value(registry, "simplepyms_service_up", **labels("a1"))
+        assert 1.0 == value(
+            registry,
+            "simplepyms_heartbeats_rejected_total",
+            reason="bad_field",
+        )
 
     def test_no_job_or_instance_label(
         self, monitor: Monitor, clock: Clock, registry: CollectorRegistry

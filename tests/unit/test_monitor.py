@@ -181,7 +181,7 @@ class TestOwnCounters:
             "reserved_name": 1.0,
             "unconventional_name": 0.0,
             "not_a_number": 2.0,
-            "counter_not_finite": 0.0,
+            "bad_counter": 0.0,
         } == found
 
     def test_metrics_rejected_accumulate(
@@ -194,7 +194,7 @@ class TestOwnCounters:
         dropped = value(
             registry,
             "simplepyms_metrics_rejected_total",
-            reason="counter_not_finite",
+            reason="bad_counter",
         )
         assert 2.0 == dropped
 

@@ -221,7 +221,7 @@ class TestRejectHeartbeat:
             "reserved_name",
             "unconventional_name",
             "not_a_number",
-            "counter_not_finite",
+            "bad_counter",
         } == set(protocol.METRIC_REJECT_REASONS)
 
     @pytest.mark.parametrize("key", ["started", "sent", "interval"])
@@ -268,9 +268,9 @@ class TestCarriedMetrics:
             ("nothing", None, "not_a_number"),
             ("listed", [1], "not_a_number"),
             ("mapped", {"a": 1}, "not_a_number"),
-            ("jobs_total", math.nan, "counter_not_finite"),
-            ("jobs_total", math.inf, "counter_not_finite"),
-            ("jobs_total", -math.inf, "counter_not_finite"),
+            ("jobs_total", math.nan, "bad_counter"),
+            ("jobs_total", math.inf, "bad_counter"),
+            ("jobs_total", -math.inf, "bad_counter"),
         ],
     )
     def test_dropped_with_reason(
@@ -315,7 +315,7 @@ class TestCarriedMetrics:
             "reserved_name": 2,
             "unconventional_name": 1,
             "not_a_number": 4,
-            "counter_not_finite": 2,
+            "bad_counter": 2,
         } == beat.rejected
         assert {"queue_depth": 4.0, "jobs_total": 10.0} == beat.metrics
 
@@ -362,11 +362,11 @@ class TestCarriedMetrics:
 
         assert {name: 1.0} == beat.metrics
 
-    def test_negative_counter_kept(self) -> None:
-        """A finite counter value is kept even when negative."""
+    def test_negative_counter_dropped(self) -> None:
+        """A counter below zero cannot have counted anything: dropped."""
         beat = protocol.parse_heartbeat(payload(metrics={"x_total": -1}))
 
-        assert {"x_total": -1.0} == beat.metrics
+        assert ({}, {"bad_counter": 1}) == (beat.metrics, beat.rejected)
 
     def test_huge_int_value_dropped(self) -> None:
         """A value too large for a float is dropped, not raised."""

@@ -60,7 +60,9 @@ def realistic(monitor: Monitor, clock: Clock) -> None:
         )
     )
     monitor.on_goodbye(goodbye(instance="a2"))
-    clock.advance(20.0)
+    for _ in range(20):  # as the Monitor's own sweeper would
+        clock.advance(1.0)
+        monitor.sweep()
     monitor.on_heartbeat(payload(instance="a1", seq=2, metrics=carried))
     monitor.on_heartbeat(
         payload(
