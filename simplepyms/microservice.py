@@ -39,6 +39,8 @@ log = structlog.get_logger("simplepyms.service")
 
 DEFAULT_INTERVAL = 5.0
 INTERVAL_VARIABLE = "SIMPLEPYMS_HEARTBEAT_INTERVAL"
+#: The shortest time between two answers to py.ms.discover.
+DISCOVER_GAP = 1.0
 #: How long a goodbye may take before the service leaves regardless.
 FAREWELL_TIMEOUT = 3.0
 
@@ -79,6 +81,7 @@ class ServiceComponent(Component):  # type: ignore[misc]
         self._publish_failing = False
         self._unreachable = False
         self._too_large = False
+        self._last_beat = float("-inf")
 
         self.on("start", self._on_start)
         self.on_join(self._on_join)
@@ -197,12 +200,17 @@ class ServiceComponent(Component):  # type: ignore[misc]
         return {"service": self.name, "instance": self.instance, reason: "ok"}
 
     def _on_discover(self, *args: Any, **kwargs: Any) -> None:
-        self._beat()
+        # Anyone may ask; answer at most once a second (or twice an
+        # interval), so a flood of discoveries is not one of heartbeats.
+        now = self._reactor.seconds()
+        if now - self._last_beat >= min(self.interval / 2, DISCOVER_GAP):
+            self._beat()
 
     def _beat(self) -> None:
         session = self._session
         if session is None or not session.is_attached():
             return
+        self._last_beat = self._reactor.seconds()
         try:
             sent = session.publish(
                 protocol.HEARTBEAT_TOPIC,

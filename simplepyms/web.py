@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import gzip
+
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
-from twisted.web.http import Request
+from twisted.web import http
 from twisted.web.resource import Resource
-from twisted.web.server import Site
+from twisted.web.server import Request, Site
 
 LANDING = b"""<!doctype html>
 <html><head><meta charset="utf-8"><title>simplepyms Monitor</title></head>
@@ -29,9 +31,19 @@ class MetricsPage(Resource):
         self._registry = registry
 
     def render_GET(self, request: Request) -> bytes:  # noqa: N802
-        """Return the exposition."""
+        """Return the exposition, gzipped if the scraper accepts it."""
+        if request.postpath and request.postpath != [b""]:
+            request.setResponseCode(404)
+            request.setHeader(b"Content-Type", b"text/plain; charset=utf-8")
+            return b"Not found: the metrics are at /metrics\n"
         request.setHeader(b"Content-Type", CONTENT_TYPE_PLAIN_0_0_4.encode())
-        return generate_latest(self._registry)
+        body = generate_latest(self._registry)
+        accepted = request.getHeader(b"Accept-Encoding") or b""
+        if b"gzip" in accepted.lower():
+            request.setHeader(b"Content-Encoding", b"gzip")
+            request.setHeader(b"Vary", b"Accept-Encoding")
+            return gzip.compress(body, compresslevel=1)
+        return body
 
 
 class LandingPage(Resource):
@@ -46,7 +58,7 @@ class LandingPage(Resource):
 class QuietSite(Site):
     """A site that writes no access log line per scrape."""
 
-    def log(self, request: Request) -> None:
+    def log(self, request: http.Request) -> None:
         """Log nothing: a scrape is not an event."""
 
 

@@ -174,7 +174,7 @@ class TestBadInput:
         ]
         assert 1 == len(errors), done.stderr
         assert f"port {busy_port}" in errors[0]
-        assert "Couldn't listen" in errors[0]
+        assert "in use already" in errors[0]
         assert "Traceback" not in done.stderr
 
     def test_stop_without_a_router_says_so_in_one_line(self) -> None:

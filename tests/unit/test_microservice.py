@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 from autobahn.twisted.component import Component
+from twisted.internet import defer
+from twisted.internet.task import Clock
 
 from simplepyms import protocol
 from simplepyms.microservice import (
@@ -202,3 +204,39 @@ class TestHeartbeatSize:
 
         assert {} == payload["metrics"]
         assert "heavy" == protocol.parse_heartbeat(payload).service
+
+
+class _Session:
+    """Just enough of an autobahn session to count publications."""
+
+    def __init__(self) -> None:
+        self.published: list[str] = []
+
+    def is_attached(self) -> bool:
+        return True
+
+    def publish(self, topic: str, *args: object, **kwargs: object) -> object:
+        self.published.append(topic)
+        return defer.succeed(None)
+
+
+class TestDiscovery:
+    def test_a_flood_of_discoveries_is_not_a_flood_of_heartbeats(
+        self,
+    ) -> None:
+        """Answers to py.ms.discover come at most once a second."""
+        clock = Clock()
+        component = mk_component(
+            "asked", "ws://127.0.0.1:1/ws", "realm1", interval=30.0
+        )
+        session = _Session()
+        component._reactor = clock
+        component._session = session
+
+        for _ in range(100):
+            component._on_discover()
+            clock.advance(0.01)
+        clock.advance(1.0)
+        component._on_discover()
+
+        assert 2 == len(session.published)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import subprocess
 
 from prometheus_client import CollectorRegistry
@@ -183,3 +184,30 @@ class TestLandingPage:
         page = LandingPage().render(DummyRequest([b""]))
 
         assert b"/metrics" in page
+
+
+class TestEncoding:
+    def test_gzip_when_the_scraper_accepts_it(
+        self, monitor: Monitor, registry: CollectorRegistry
+    ) -> None:
+        """Prometheus asks for gzip; the body inflates to the exposition."""
+        monitor.on_heartbeat(payload())
+        request = DummyRequest([b""])
+        request.requestHeaders.setRawHeaders(b"Accept-Encoding", [b"gzip"])
+
+        body = MetricsPage(registry).render_GET(request)
+
+        assert [b"gzip"] == request.responseHeaders.getRawHeaders(
+            b"Content-Encoding"
+        )
+        assert b"simplepyms_service_up" in gzip.decompress(body)
+
+    def test_a_path_below_metrics_is_not_found(
+        self, registry: CollectorRegistry
+    ) -> None:
+        """/metrics/anything is a 404, not the metrics again."""
+        request = DummyRequest([b"anything"])
+
+        MetricsPage(registry).render_GET(request)
+
+        assert 404 == request.responseCode
