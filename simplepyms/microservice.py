@@ -82,6 +82,7 @@ class ServiceComponent(Component):  # type: ignore[misc]
         self._unreachable = False
         self._too_large = False
         self._last_beat = float("-inf")
+        self._pending_answer: Any = None
 
         self.on("start", self._on_start)
         self.on_join(self._on_join)
@@ -200,11 +201,17 @@ class ServiceComponent(Component):  # type: ignore[misc]
         return {"service": self.name, "instance": self.instance, reason: "ok"}
 
     def _on_discover(self, *args: Any, **kwargs: Any) -> None:
-        # Anyone may ask; answer at most once a second (or twice an
-        # interval), so a flood of discoveries is not one of heartbeats.
-        now = self._reactor.seconds()
-        if now - self._last_beat >= min(self.interval / 2, DISCOVER_GAP):
+        # Anyone may ask: answers come at most once a second (or twice an
+        # interval), so a flood of discoveries is not one of heartbeats;
+        # one asked too soon gets the next answer, a moment later.
+        if self._pending_answer is not None and self._pending_answer.active():
+            return
+        gap = min(self.interval / 2, DISCOVER_GAP)
+        wait = self._last_beat + gap - self._reactor.seconds()
+        if wait <= 0:
             self._beat()
+        else:
+            self._pending_answer = self._reactor.callLater(wait, self._beat)
 
     def _beat(self) -> None:
         session = self._session

@@ -28,6 +28,8 @@ log = structlog.get_logger("simplepyms.monitor")
 #: A refused heartbeat is logged at most this often per reason.
 REJECT_LOG_SECONDS = 60.0
 SWEEP_SECONDS = 1.0
+#: How long a lost-session notice waits before it counts.
+LOST_HOLD_SECONDS = 0.5
 #: A sweep this late means the Monitor itself was stalled.
 STALL_SECONDS = 3 * SWEEP_SECONDS
 SAVE_SECONDS = 5.0
@@ -77,6 +79,9 @@ class Monitor:
         self._connected = False
         self._stopping = False
         self._last_sweep: float | None = None
+        #: Counts sessions that ended, to tell a held notice is stale.
+        self._sessions = 0
+        self._joined_at: float | None = None
         self._session: Any = None
 
         registry.register(FleetCollector(fleet, self._clock.seconds))
@@ -259,9 +264,20 @@ class Monitor:
             return
         now = self._clock.seconds()
         if lost:
-            self.fleet.lost(bye.service, bye.instance, now)
+            # A router that shuts down publishes the testaments of the
+            # sessions it closes before it closes ours: hold each one a
+            # moment, and drop it if our own session ends meanwhile.
+            self._clock.callLater(
+                LOST_HOLD_SECONDS, self._lost, bye, now, self._sessions
+            )
         else:
             self.fleet.goodbye(bye, now)
+            self.sweep()
+
+    def _lost(self, bye: protocol.Goodbye, when: float, session: int) -> None:
+        if session != self._sessions:
+            return
+        self.fleet.lost(bye.service, bye.instance, when)
         self.sweep()
 
     async def _on_join(self, session: Any, details: Any) -> None:
@@ -272,9 +288,8 @@ class Monitor:
         self._connected = True
         # Judge silence again once live services had a moment to answer
         # the discovery below, but without counting that moment.
-        self._clock.callLater(
-            DISCOVERY_GRACE, self._resume, self._clock.seconds()
-        )
+        self._joined_at = self._clock.seconds()
+        self._clock.callLater(DISCOVERY_GRACE, self._resume, self._sessions)
         self.router_connected.set(1)
         log.info("router_connected", url=self._url, realm=details.realm)
         # Ask every live service for a heartbeat now rather than in one
@@ -291,12 +306,19 @@ class Monitor:
                 )
             )
 
-    def _resume(self, joined_at: float) -> None:
-        if self._connected:
-            self.fleet.resume(joined_at)
+    def _resume(self, session: int) -> None:
+        if session == self._sessions and self._joined_at is not None:
+            self.fleet.resume(self._joined_at)
+            self._joined_at = None
 
     def _on_disconnect(self, session: Any, was_clean: bool) -> None:
+        self._sessions += 1
         self.router_connected.set(0)
+        if self._joined_at is not None:
+            # Lost again within the grace: close the last pause first,
+            # so what was heard since the join is not judged as old.
+            self.fleet.resume(self._joined_at)
+            self._joined_at = None
         self.fleet.pause(self._clock.seconds())
         self._session = None
         if self._connected and self._stopping:

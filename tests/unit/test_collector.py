@@ -7,7 +7,7 @@ from prometheus_client import CollectorRegistry, ProcessCollector
 from twisted.internet.task import Clock
 
 from simplepyms.liveness import Fleet, State
-from simplepyms.monitor import Monitor
+from simplepyms.monitor import LOST_HOLD_SECONDS, Monitor
 
 from .support import T0, exposition, goodbye, payload, samples, types, value
 
@@ -111,11 +111,12 @@ class TestState:
         assert wanted == states(registry)
 
     def test_down_when_lost(
-        self, monitor: Monitor, registry: CollectorRegistry
+        self, monitor: Monitor, clock: Clock, registry: CollectorRegistry
     ) -> None:
         """After a lost-session notice, only the down series is 1."""
         monitor.on_heartbeat(payload())
         monitor.on_lost(goodbye())
+        clock.advance(LOST_HOLD_SECONDS)
 
         wanted = {state: float(state == "down") for state in STATES}
         assert wanted == states(registry)

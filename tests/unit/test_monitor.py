@@ -11,7 +11,12 @@ from twisted.internet.task import Clock
 
 from simplepyms import __version__, protocol
 from simplepyms.liveness import Fleet, State
-from simplepyms.monitor import IGNORE_REASONS, REJECT_LOG_SECONDS, Monitor
+from simplepyms.monitor import (
+    IGNORE_REASONS,
+    LOST_HOLD_SECONDS,
+    REJECT_LOG_SECONDS,
+    Monitor,
+)
 
 from .support import T0, goodbye, payload, value
 
@@ -342,13 +347,25 @@ class TestHandlers:
     def test_lost_is_down(
         self, monitor: Monitor, fleet: Fleet, clock: Clock
     ) -> None:
-        """on_lost marks the instance down at once."""
+        """on_lost marks the instance down within a moment."""
         monitor.on_heartbeat(payload())
         monitor.on_lost(goodbye())
+        clock.advance(LOST_HOLD_SECONDS)
 
         assert State.DOWN is fleet.state(
             fleet_instance(fleet), clock.seconds()
         )
+
+    def test_lost_then_router_gone_is_not_down(
+        self, monitor: Monitor, fleet: Fleet, clock: Clock
+    ) -> None:
+        """Testaments a closing router sends before it drops us are void."""
+        monitor.on_heartbeat(payload())
+        monitor.on_lost(goodbye())
+        monitor._on_disconnect(None, was_clean=True)
+        clock.advance(LOST_HOLD_SECONDS)
+
+        assert State.UP is fleet.state(fleet_instance(fleet), clock.seconds())
 
     def test_end_time_is_clock(
         self, monitor: Monitor, fleet: Fleet, clock: Clock

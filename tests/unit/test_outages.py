@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from prometheus_client import CollectorRegistry
+from twisted.internet import defer
 from twisted.internet.task import Clock
 
 from simplepyms.liveness import Fleet, State, minimum_retention
@@ -80,25 +81,55 @@ class TestMonitorPause:
     ) -> None:
         """After rejoining, live services have a moment to answer."""
         monitor.fleet.heartbeat(beat(), T0)
-        monitor.fleet.pause(T0 + 1)
-        monitor._connected = True
+        monitor._on_disconnect(None, was_clean=False)
         clock.advance(100)
-        monitor._resume(clock.seconds())
+        _join(monitor)
         clock.advance(DISCOVERY_GRACE)
 
-        assert 1 == value(
-            registry,
-            "simplepyms_service_up",
-            service="adder",
-            service_instance="a1",
-        )
+        assert 1 == _up(registry)
         clock.advance(15)
-        assert 0 == value(
-            registry,
-            "simplepyms_service_up",
-            service="adder",
-            service_instance="a1",
-        )
+        assert 0 == _up(registry)
+
+    def test_heard_in_a_short_session_is_not_judged_old(
+        self, monitor: Monitor, clock: Clock, registry: CollectorRegistry
+    ) -> None:
+        """Joined, heard, cut off within the grace: the beat still counts."""
+        monitor.fleet.pause(clock.seconds())
+        _join(monitor)
+        clock.advance(0.2)
+        monitor.on_heartbeat(payload())
+        clock.advance(0.5)
+        monitor._on_disconnect(None, was_clean=False)
+        clock.advance(20)
+        _join(monitor)
+        clock.advance(DISCOVERY_GRACE)
+
+        assert 1 == _up(registry)
+
+
+class _Session:
+    def subscribe(self, *args: object) -> object:
+        return defer.succeed(None)
+
+    def publish(self, *args: object) -> None:
+        return None
+
+
+class _Details:
+    realm = "realm1"
+
+
+def _join(monitor: Monitor) -> None:
+    defer.ensureDeferred(monitor._on_join(_Session(), _Details()))
+
+
+def _up(registry: CollectorRegistry) -> float | None:
+    return value(
+        registry,
+        "simplepyms_service_up",
+        service="adder",
+        service_instance="a1",
+    )
 
 
 class TestCounters:
