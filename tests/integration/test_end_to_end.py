@@ -44,6 +44,11 @@ def _state(monitor: Monitor, service: str, instance: str) -> str | None:
     return None
 
 
+def _rejected(text: str, reason: str) -> float:
+    found = value(text, "simplepyms_heartbeats_rejected_total", reason=reason)
+    return found or 0.0
+
+
 def _wamp(router: Router, verb: str, uri: str, *args: object) -> str:
     done = subprocess.run(
         [
@@ -311,6 +316,63 @@ class TestMonitor:
             after, "simplepyms_service_up", service_instance=instance
         )
         monitor.process.wait_for("heartbeat_rejected", reason="not_a_dict")
+
+    def test_a_flood_of_bad_heartbeats_starves_no_one(
+        self,
+        tmp_path: Path,
+        router: Router,
+        monitor: Monitor,
+        start_service: StartService,
+    ) -> None:
+        """3,000 bad and oversized heartbeats: good services stay up."""
+        service = start_service()
+        instance = _seen(monitor, service)
+        before = scrape(monitor.port)
+        oversized = {
+            "v": 1,
+            "service": "flooder",
+            "instance": "f1",
+            "seq": 1,
+            "started": 1.0,
+            "sent": 1.0,
+            "interval": 1.0,
+            "metrics": {f"m{i}_{'x' * 120}": 1 for i in range(999)},
+        }
+        payload = tmp_path / "flood.json"
+        payload.write_text(json.dumps(["junk", {"v": 1}, oversized]))
+        flood = subprocess.Popen(
+            [
+                PYTHON,
+                str(HERE / "wamp_client.py"),
+                router.url,
+                REALM,
+                "flood",
+                "py.ms.heartbeat",
+                f"@{payload}",
+                "1000",
+            ],
+        )
+        states = set()
+        while flood.poll() is None:
+            states.add(_state(monitor, service.service, instance))
+            time.sleep(0.1)
+
+        assert 0 == flood.returncode
+        assert {"up"} == states
+        after = wait_until(
+            lambda: (
+                text
+                if _rejected(text := scrape(monitor.port), "too_large")
+                - _rejected(before, "too_large")
+                >= 1001
+                else None
+            ),
+            timeout=30,
+        )
+        assert 1000 == _rejected(after, "not_a_dict") - _rejected(
+            before, "not_a_dict"
+        )
+        assert "up" == _state(monitor, service.service, instance)
 
     def test_promtool_finds_nothing_wrong(
         self, monitor: Monitor, start_service: StartService
