@@ -71,6 +71,7 @@ class Monitor:
         store: FleetStore | None = None,
     ) -> None:
         self.fleet = fleet
+        self.registry = registry
         self._store = store
         self._clock = IReactorTime(reactor)
         self._reactor = reactor

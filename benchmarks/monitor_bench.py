@@ -1,0 +1,184 @@
+"""Ingest and scrape figures for the Monitor, in process, side by side.
+
+Run: ``.venv/bin/python benchmarks/monitor_bench.py [--instances N ...]``
+
+For each fleet size it prints, as medians of several rounds:
+
+- ingest: heartbeats per second through ``Monitor.on_heartbeat``
+  (validate, update the fleet, count), against the rate at which
+  autobahn's JSON serializer only decodes the same messages;
+- scrape: seconds and bytes to render ``/metrics``, against plain
+  prometheus-client gauges holding the same series;
+- memory: bytes per tracked instance, from tracemalloc.
+
+Nothing here is a test: the figures depend on the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+import tracemalloc
+from collections.abc import Callable
+
+import txaio
+
+txaio.use_twisted()
+
+from autobahn.wamp.message import Publish  # noqa: E402
+from autobahn.wamp.serializer import JsonSerializer  # noqa: E402
+from prometheus_client import (  # noqa: E402
+    CollectorRegistry,
+    Gauge,
+    generate_latest,
+)
+from twisted.internet.task import Clock  # noqa: E402
+
+from simplepyms import protocol  # noqa: E402
+from simplepyms.liveness import Fleet  # noqa: E402
+from simplepyms.logs import configure  # noqa: E402
+from simplepyms.monitor import Monitor  # noqa: E402
+
+METRICS = 10
+ROUNDS = 5
+
+
+def heartbeats(instances: int, seq: int) -> list[dict[str, object]]:
+    """One heartbeat per instance, each carrying METRICS gauges."""
+    return [
+        protocol.build_heartbeat(
+            service=f"svc{i % 50}",
+            instance=f"i{i:08x}",
+            seq=seq,
+            started=1_000.0,
+            sent=1_000.0 + seq,
+            interval=5.0,
+            metrics={f"value_{m}": float(m * seq) for m in range(METRICS)},
+        )
+        for i in range(instances)
+    ]
+
+
+def median_seconds(work: Callable[[], object]) -> float:
+    """The median wall time of ROUNDS runs of *work*."""
+    times = []
+    for _ in range(ROUNDS):
+        start = time.perf_counter()
+        work()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def fresh_monitor(instances: int) -> Monitor:
+    """A Monitor on a fake clock, never connected."""
+    return Monitor(
+        Fleet(max_instances=instances + 1),
+        Clock(),
+        CollectorRegistry(),
+        url="ws://127.0.0.1:1/ws",
+        realm="realm1",
+    )
+
+
+def ingest(instances: int) -> None:
+    """Print heartbeats per second, and the decode-only baseline."""
+    monitor = fresh_monitor(instances)
+    rounds = iter(range(1, 1_000))
+
+    def feed() -> None:
+        for beat in heartbeats(instances, next(rounds)):
+            monitor.on_heartbeat(beat)
+
+    feed()  # the instances exist from now on: measure updates
+    batches = [heartbeats(instances, 100 + r) for r in range(ROUNDS)]
+    batch = iter(batches)
+
+    def update() -> None:
+        for beat in next(batch):
+            monitor.on_heartbeat(beat)
+
+    ours = instances / median_seconds(update)
+
+    serializer = JsonSerializer()
+    wire = [
+        serializer.serialize(Publish(1, protocol.HEARTBEAT_TOPIC, args=[b]))[0]
+        for b in heartbeats(instances, 1)
+    ]
+
+    def decode() -> None:
+        for message in wire:
+            serializer.unserialize(message)
+
+    baseline = instances / median_seconds(decode)
+    print(
+        f"ingest {instances:>6} instances: {ours:>9,.0f} heartbeats/s;"
+        f" JSON decode only {baseline:>9,.0f}/s; ratio {ours / baseline:.2f}"
+    )
+
+
+def scrape(instances: int) -> None:
+    """Print /metrics render time and size, and the plain-client baseline."""
+    monitor = fresh_monitor(instances)
+    for beat in heartbeats(instances, 1):
+        monitor.on_heartbeat(beat)
+    registry = monitor.registry
+    ours = median_seconds(lambda: generate_latest(registry))
+    size = len(generate_latest(registry))
+
+    plain = CollectorRegistry()
+    gauges = {
+        f"value_{m}": Gauge(
+            f"value_{m}",
+            "A value.",
+            ["service", "service_instance"],
+            registry=plain,
+        )
+        for m in range(METRICS)
+    }
+    for i in range(instances):
+        for m, gauge in enumerate(gauges.values()):
+            gauge.labels(f"svc{i % 50}", f"i{i:08x}").set(m)
+    baseline = median_seconds(lambda: generate_latest(plain))
+    print(
+        f"scrape {instances:>6} instances: {ours * 1000:>8.1f} ms,"
+        f" {size / 1e6:6.2f} MB; plain gauges (carried metrics only)"
+        f" {baseline * 1000:>8.1f} ms; ratio {ours / baseline:.2f}"
+    )
+
+
+def memory(instances: int) -> None:
+    """Print the bytes the fleet holds per instance."""
+    beats = heartbeats(instances, 1)
+    tracemalloc.start()
+    before = tracemalloc.take_snapshot()
+    monitor = fresh_monitor(instances)
+    for beat in beats:
+        monitor.on_heartbeat(beat)
+    after = tracemalloc.take_snapshot()
+    tracemalloc.stop()
+    used = sum(s.size_diff for s in after.compare_to(before, "filename"))
+    print(
+        f"memory {instances:>6} instances: {used / instances:>8,.0f} bytes"
+        f" per instance with {METRICS} metrics"
+    )
+
+
+def main() -> None:
+    """Run every benchmark for every fleet size asked for."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--instances", type=int, nargs="+", default=[1_000, 10_000]
+    )
+    sizes = parser.parse_args().instances
+    configure("console", "error")  # one event per new instance otherwise
+    for size in sizes:
+        ingest(size)
+    for size in sizes:
+        scrape(size)
+    for size in sizes:
+        memory(size)
+
+
+if __name__ == "__main__":
+    main()
