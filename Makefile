@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEBIAN_PACKAGES := prometheus prometheus-alertmanager
 
-.PHONY: demo test lint typecheck unit integration assets clean
+.PHONY: demo test lint typecheck clean
 
 demo: $(STAMP)
 	$(BIN)/simplepyms demo
@@ -38,3 +38,8 @@ debian-packages:
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+
+# The long property-based run: 10,000 examples a property (about an hour).
+.PHONY: test-long
+test-long: $(STAMP)
+	SIMPLEPYMS_HYPOTHESIS_PROFILE=long $(BIN)/python -m pytest -q tests/property

@@ -67,6 +67,8 @@ class Instance:
     #: What silence is measured from: ``last_seen``, moved on by the time
     #: the Monitor spent cut off from the router.
     heard: float = 0.0
+    #: The highest value of each carried counter since the process began.
+    counters: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.heard:
@@ -150,8 +152,8 @@ class Fleet:
             seen = Seen.RESTARTED
             self._count_restart(beat.service)
             known.heartbeats = 0
-        else:
-            self._keep_counters(known.metrics, metrics)
+            known.counters = {}
+        self._keep_counters(known.counters, metrics)
         known.heartbeats += 1
         known.interval = beat.interval
         known.started = beat.started
@@ -181,7 +183,11 @@ class Fleet:
         paused_at, self.paused_at = self.paused_at, None
         lost = max(0.0, now - paused_at)
         for inst in self._instances.values():
-            if inst.ended is None and inst.heard <= paused_at:
+            if (
+                inst.ended is None
+                and inst.heard <= paused_at < inst.heard + self.timeout(inst)
+            ):
+                # Alive when the pause began; one already down stays so.
                 inst.heard += lost
 
     def restore(self, inst: Instance) -> None:
@@ -189,15 +195,20 @@ class Fleet:
         self._track(inst)
 
     def _keep_counters(
-        self, old: dict[str, float], new: dict[str, float]
+        self, highest: dict[str, float], new: dict[str, float]
     ) -> None:
-        # Within one process a counter only goes up; a lower value is a
-        # bug in the sender, and taking it would read as a reset.
+        # Within one process a counter only goes up, even across beats
+        # that left it out; a lower value is a bug in the sender, and
+        # taking it would read as a reset.
         for name, value in new.items():
-            before = old.get(name)
-            if before is not None and value < before and is_counter(name):
+            if not is_counter(name):
+                continue
+            before = highest.get(name)
+            if before is not None and value < before:
                 new[name] = before
                 self.counters_decreased += 1
+            else:
+                highest[name] = value
 
     def goodbye(self, bye: Goodbye, now: float) -> Instance | None:
         """Mark the instance that said *bye* as stopped."""
@@ -269,6 +280,7 @@ class Fleet:
             metrics=dict(beat.metrics),
             start_on_monitor=now - (beat.sent - beat.started),
         )
+        self._keep_counters(inst.counters, inst.metrics)
         seen = Seen.NEW
         predecessor = self._unreplaced_end(beat.service, now)
         if predecessor is not None:

@@ -187,10 +187,10 @@ class ServiceComponent(Component):  # type: ignore[misc]
             self._unreachable = True
             self._log.warning("router_unreachable", error=str(error))
 
-    def _on_stop(self, *args: Any, **kwargs: Any) -> dict[str, str]:
+    def _on_stop(self, /, *args: Any, **kwargs: Any) -> dict[str, str]:
         return self._answer("stop")
 
-    def _on_restart(self, *args: Any, **kwargs: Any) -> dict[str, str]:
+    def _on_restart(self, /, *args: Any, **kwargs: Any) -> dict[str, str]:
         return self._answer("restart")
 
     def _answer(self, reason: str) -> dict[str, str]:
@@ -200,7 +200,7 @@ class ServiceComponent(Component):  # type: ignore[misc]
         self._reactor.callLater(0, self.shutdown, reason)
         return {"service": self.name, "instance": self.instance, reason: "ok"}
 
-    def _on_discover(self, *args: Any, **kwargs: Any) -> None:
+    def _on_discover(self, /, *args: Any, **kwargs: Any) -> None:
         # Anyone may ask: answers come at most once a second (or twice an
         # interval), so a flood of discoveries is not one of heartbeats;
         # one asked too soon gets the next answer, a moment later.

@@ -186,7 +186,7 @@ class Monitor:
         self.save()
         return self.component.stop()
 
-    def on_heartbeat(self, *args: Any, **kwargs: Any) -> None:
+    def on_heartbeat(self, /, *args: Any, **kwargs: Any) -> None:
         """Take one message from the heartbeat topic."""
         self.received.inc()
         now = self._clock.seconds()
@@ -225,11 +225,11 @@ class Monitor:
                 interval=beat.interval,
             )
 
-    def on_goodbye(self, *args: Any, **kwargs: Any) -> None:
+    def on_goodbye(self, /, *args: Any, **kwargs: Any) -> None:
         """Take a goodbye: the instance stopped on purpose."""
         self._end(args, kwargs, lost=False)
 
-    def on_lost(self, *args: Any, **kwargs: Any) -> None:
+    def on_lost(self, /, *args: Any, **kwargs: Any) -> None:
         """Take a testament: the router saw the instance's session die."""
         self._end(args, kwargs, lost=True)
 
@@ -278,6 +278,9 @@ class Monitor:
     def _lost(self, bye: protocol.Goodbye, when: float, session: int) -> None:
         if session != self._sessions:
             return
+        inst = self.fleet.get(bye.service, bye.instance)
+        if inst is not None and inst.last_seen > when:
+            return  # it reconnected and spoke since: alive after all
         self.fleet.lost(bye.service, bye.instance, when)
         self.sweep()
 
