@@ -1,9 +1,7 @@
-"""Profiles, the slow marker, quiet logs and promtool for the properties."""
+"""Profiles, the slow marker and quiet logs for the property tests."""
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Iterator, MutableMapping
 from pathlib import Path
 from typing import Any
@@ -45,16 +43,3 @@ def quiet_logs() -> Iterator[list[MutableMapping[str, Any]]]:
     """Capture structlog events, so thousands of examples print nothing."""
     with capture_logs() as events:
         yield events
-
-
-@pytest.fixture(scope="package")
-def promtool() -> str:
-    """Path of promtool; fails under CI and skips elsewhere if missing."""
-    path = shutil.which("promtool") or "/usr/bin/promtool"
-    if os.access(path, os.X_OK):
-        return path
-
-    reason = "promtool is missing; install the Debian package prometheus"
-    if os.environ.get("CI"):
-        pytest.fail(reason)
-    pytest.skip(reason)

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-
 import pytest
 from prometheus_client import CollectorRegistry
 from twisted.internet.task import Clock
@@ -47,16 +44,3 @@ def monitor(
         url="ws://127.0.0.1:1/ws",
         realm="realm1",
     )
-
-
-@pytest.fixture(scope="session")
-def promtool() -> str:
-    """Path of promtool; fails under CI and skips elsewhere if missing."""
-    path = shutil.which("promtool") or "/usr/bin/promtool"
-    if os.access(path, os.X_OK):
-        return path
-
-    reason = "promtool is missing; install the Debian package prometheus"
-    if os.environ.get("CI"):
-        pytest.fail(reason)
-    pytest.skip(reason)

@@ -1,4 +1,6 @@
-"""Fixtures locating the Prometheus tools the asset tests run."""
+"""Fixtures every test folder shares: the Prometheus tools."""
+
+from __future__ import annotations
 
 import os
 import shutil
@@ -7,14 +9,18 @@ import pytest
 
 
 def find_binary(name: str, package: str) -> str:
-    """Return the path of name, failing under CI and skipping elsewhere."""
+    """Return the path of *name*; fail under CI, skip elsewhere, if missing.
+
+    ``make test`` installs the Debian packages; a bare ``pytest`` on a
+    machine without them skips what needs them, and says which package.
+    """
     path = shutil.which(name)
     if path is not None:
         return path
 
     reason = (
-        f"{name} is not on PATH; install the Debian package {package} "
-        "(make test does)"
+        f"{name} is not on PATH; install the Debian package {package}"
+        " (make test does)"
     )
     if os.environ.get("CI"):
         pytest.fail(reason)
