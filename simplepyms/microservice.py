@@ -33,7 +33,7 @@ from twisted.internet.task import LoopingCall
 
 from simplepyms import protocol
 from simplepyms.service_metrics import Collect, ServiceMetrics
-from simplepyms.transport import lost_session, transport
+from simplepyms.transport import RETRY_DELAY_MAX, lost_session, transport
 
 log = structlog.get_logger("simplepyms.service")
 
@@ -64,8 +64,13 @@ class ServiceComponent(Component):  # type: ignore[misc]
         metrics: ServiceMetrics,
         **component_options: Any,
     ) -> None:
+        # Back within one interval of the router's return, so within the
+        # Monitor's timeout; never slower than every RETRY_DELAY_MAX.
+        retry = min(RETRY_DELAY_MAX, interval)
         super().__init__(
-            transports=[transport(url)], realm=realm, **component_options
+            transports=[transport(url, retry)],
+            realm=realm,
+            **component_options,
         )
         self.name = name
         self.instance = secrets.token_hex(8)

@@ -8,7 +8,9 @@ from typing import Any
 RETRY_DELAY_MAX = 5.0
 
 
-def transport(url: str) -> dict[str, Any]:
+def transport(
+    url: str, max_retry_delay: float = RETRY_DELAY_MAX
+) -> dict[str, Any]:
     """Return autobahn's transport settings for the router at *url*.
 
     autobahn's own default backs off to five minutes between attempts;
@@ -18,8 +20,8 @@ def transport(url: str) -> dict[str, Any]:
         "type": "websocket",
         "url": url,
         "max_retries": -1,
-        "initial_retry_delay": 0.5,
-        "max_retry_delay": RETRY_DELAY_MAX,
+        "initial_retry_delay": min(0.5, max_retry_delay),
+        "max_retry_delay": max_retry_delay,
         "retry_delay_growth": 1.5,
         "retry_delay_jitter": 0.1,
     }
