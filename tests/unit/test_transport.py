@@ -27,8 +27,8 @@ class TestLostSession:
     def test_transport_lost_is_the_end_of_a_session(self) -> None:
         """autobahn's transport_lost error is a lost session, not a refusal."""
 
-        class Lost(Exception):
+        class LostError(Exception):
             error = "wamp.close.transport_lost"
 
-        assert lost_session(Lost())
+        assert lost_session(LostError())
         assert not lost_session(ConnectionRefusedError())
