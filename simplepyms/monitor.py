@@ -29,7 +29,7 @@ log = structlog.get_logger("simplepyms.monitor")
 REJECT_LOG_SECONDS = 60.0
 SWEEP_SECONDS = 1.0
 #: How long a lost-session notice waits before it counts.
-LOST_HOLD_SECONDS = 0.5
+LOST_HOLD_SECONDS = 0.3
 #: A sweep this late means the Monitor itself was stalled.
 STALL_SECONDS = 3 * SWEEP_SECONDS
 SAVE_SECONDS = 5.0
