@@ -16,9 +16,9 @@ import structlog
 
 from simplepyms.protocol import (
     MAX_METRICS,
+    check_metric,
     check_metric_name,
     is_counter,
-    metric_value,
 )
 
 log = structlog.get_logger("simplepyms.service")
@@ -165,14 +165,7 @@ class ServiceMetrics:
 
         good: dict[str, float] = {}
         for name, value in raw.items():
-            reason = (
-                check_metric_name(name)
-                if isinstance(name, str)
-                else "bad_name"
-            )
-            number = (
-                reason if reason is not None else metric_value(name, value)
-            )
+            number = check_metric(name, value)
             if isinstance(number, str):
                 self._complain(number, metric=repr(name), value=repr(value))
                 continue
