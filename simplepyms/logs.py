@@ -20,6 +20,8 @@ from twisted.logger import (
 )
 from zope.interface import implementer
 
+from simplepyms.throttle import Throttle
+
 FORMATS = ("console", "json")
 LEVELS = ("debug", "info", "warning", "error")
 
@@ -67,7 +69,7 @@ class _Bridge:
 
     def __init__(self) -> None:
         self._log = structlog.get_logger("twisted")
-        self._last: dict[tuple[object, object], float] = {}
+        self._repeats = Throttle(time.monotonic, REPEAT_SECONDS)
 
     def __call__(self, event: dict[str, Any]) -> None:
         level = event.get("log_level")
@@ -76,11 +78,10 @@ class _Bridge:
         text = formatEvent(event)
         if text.startswith(_ROUTINE):
             return
-        key = (event.get("log_namespace"), event.get("log_format"))
-        now = time.monotonic()
-        if now - self._last.get(key, -REPEAT_SECONDS) < REPEAT_SECONDS:
+        if not self._repeats.due(
+            (event.get("log_namespace"), event.get("log_format"))
+        ):
             return
-        self._last[key] = now
         failure = event.get("log_failure")
         self._log.error(
             "library_error",

@@ -21,6 +21,7 @@ from simplepyms.collector import FleetCollector
 from simplepyms.errors import UsageError
 from simplepyms.liveness import Fleet, Seen, State
 from simplepyms.store import FleetStore, StoreError
+from simplepyms.throttle import Throttle
 from simplepyms.transport import REFUSALS, lost_session, transport
 
 log = structlog.get_logger("simplepyms.monitor")
@@ -76,7 +77,7 @@ class Monitor:
         self._clock = IReactorTime(reactor)
         self._reactor = reactor
         self._url = url
-        self._rejects = _ReasonLog(self._clock)
+        self._rejects = _ReasonLog(self._clock.seconds, REJECT_LOG_SECONDS)
         self._connected = False
         self._stopping = False
         self._last_sweep: float | None = None
@@ -346,22 +347,8 @@ def _payload(args: Any, kwargs: Any) -> object:
     return list(args)
 
 
-class _ReasonLog:
-    """Log a warning per reason at most once a :data:`REJECT_LOG_SECONDS`."""
-
-    def __init__(self, clock: IReactorTime) -> None:
-        self._clock = clock
-        self._last: dict[str, float] = {}
-        self._suppressed: dict[str, int] = {}
-
-    def due(self, reason: str) -> bool:
-        now = self._clock.seconds()
-        last = self._last.get(reason)
-        if last is not None and now - last < REJECT_LOG_SECONDS:
-            self._suppressed[reason] = self._suppressed.get(reason, 0) + 1
-            return False
-        self._last[reason] = now
-        return True
+class _ReasonLog(Throttle):
+    """Log a refusal per reason at most once a :data:`REJECT_LOG_SECONDS`."""
 
     def warn(self, reason: str, detail: str) -> None:
         if self.due(reason):
@@ -369,5 +356,5 @@ class _ReasonLog:
                 "heartbeat_rejected",
                 reason=reason,
                 detail=detail[:200],
-                suppressed=self._suppressed.pop(reason, 0),
+                suppressed=self.suppressed(reason),
             )
