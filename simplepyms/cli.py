@@ -280,12 +280,21 @@ def build_parser() -> argparse.ArgumentParser:
             f"seconds: {text}; retention must cover it",
             type=non_negative,
         )
+    credential_options(monitor, "monitor")
     logging_options(monitor)
 
     router = commands.add_parser(
         "router", help="run crossbar with the shipped configuration"
     )
     _router_options(router)
+    env_option(
+        router,
+        "--credentials",
+        "SIMPLEPYMS_CREDENTIALS",
+        "",
+        "JSON file of principals: with it, run the secure configuration"
+        " (WAMP-CRA for all, roles service, monitor and admin)",
+    )
     logging_options(router)
 
     demo = commands.add_parser(
@@ -309,6 +318,7 @@ def build_parser() -> argparse.ArgumentParser:
         )
         control.add_argument("service", help="the service's name")
         connection_options(control)
+        credential_options(control, "admin")
         logging_options(control)
     return parser
 
@@ -345,6 +355,49 @@ def _router_options(parser: argparse.ArgumentParser) -> None:
         "",
         "crossbar node directory (empty: a temporary one)",
     )
+
+
+def credential_options(parser: argparse.ArgumentParser, authid: str) -> None:
+    """Add --authid and --secret-file, for a secure router.
+
+    There is no --secret: a command line is visible to every user of
+    the machine.  ``SIMPLEPYMS_SECRET`` is read when no file is named.
+    """
+    env_option(
+        parser,
+        "--authid",
+        "SIMPLEPYMS_AUTHID",
+        authid,
+        "identity to authenticate as, on a secure router",
+        type=realm_name,
+    )
+    env_option(
+        parser,
+        "--secret-file",
+        "SIMPLEPYMS_SECRET_FILE",
+        "",
+        "file holding the WAMP-CRA secret (empty: SIMPLEPYMS_SECRET if"
+        " set, else join anonymously)",
+    )
+
+
+def authentication(options: argparse.Namespace) -> dict[str, Any] | None:
+    """Return autobahn's authentication setting from the parsed options.
+
+    Raises:
+        UsageError: if the secret cannot be had.
+    """
+    from simplepyms import credentials
+
+    try:
+        secret = credentials.find_secret(
+            secret_file=options.secret_file or None
+        )
+    except ValueError as problem:
+        raise UsageError(str(problem)) from None
+    if secret is None:
+        return None
+    return credentials.wampcra(options.authid, secret)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -393,17 +446,20 @@ def _monitor(options: argparse.Namespace) -> int:
         retention=options.retention,
         max_instances=options.max_instances,
         state_file=Path(state_file).expanduser() if state_file else None,
+        authentication=authentication(options),
     )
 
 
 def _router_config(options: argparse.Namespace) -> Any:
     from simplepyms.router import RouterConfig
 
+    credentials = getattr(options, "credentials", "")
     return RouterConfig(
         host=options.host,
         port=options.port,
         realm=options.realm,
         cbdir=Path(options.cbdir) if options.cbdir else None,
+        credentials=Path(credentials) if credentials else None,
     )
 
 
@@ -428,5 +484,9 @@ def _control(options: argparse.Namespace) -> int:
     from simplepyms.control import call_control
 
     return call_control(
-        options.router_url, options.realm, options.service, options.command
+        options.router_url,
+        options.realm,
+        options.service,
+        options.command,
+        authentication(options),
     )

@@ -16,7 +16,13 @@ from simplepyms.serve import run_reactor
 CALL_TIMEOUT = 10.0
 
 
-def call_control(url: str, realm: str, service: str, verb: str) -> int:
+def call_control(
+    url: str,
+    realm: str,
+    service: str,
+    verb: str,
+    authentication: dict[str, Any] | None = None,
+) -> int:
     """Call ``py.ms.<service>.<verb>``, print its result as JSON.
 
     Returns the exit status: 0 when the service answered.
@@ -33,7 +39,9 @@ def call_control(url: str, realm: str, service: str, verb: str) -> int:
 
     async def main(reactor: Any) -> None:
         component = Component(
-            transports=[{"url": url, "max_retries": 0}], realm=realm
+            transports=[{"url": url, "max_retries": 0}],
+            realm=realm,
+            authentication=authentication or {},
         )
         answer: list[Any] = []
 
@@ -47,6 +55,11 @@ def call_control(url: str, realm: str, service: str, verb: str) -> int:
 
         try:
             await component.start(reactor)
+        except ApplicationError as problem:
+            raise UsageError(
+                f"the router at {url} refused the session: {problem.error}"
+                " (check --realm, --authid and the secret)"
+            ) from problem
         except Exception as problem:
             raise UsageError(
                 f"cannot reach the router at {url}: {problem}"

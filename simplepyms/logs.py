@@ -21,6 +21,7 @@ from twisted.logger import (
 from zope.interface import implementer
 
 from simplepyms.throttle import Throttle
+from simplepyms.transport import REFUSALS
 
 FORMATS = ("console", "json")
 LEVELS = ("debug", "info", "warning", "error")
@@ -56,9 +57,13 @@ def configure(fmt: str = "console", level: str = "info") -> None:
     )
 
 
-#: autobahn logs each failed connection attempt, and each lost session, as
-#: an error; simplepyms reports those itself, once per outage.
-_ROUTINE = ("Connection failed", "wamp.close.transport_lost")
+#: autobahn logs each failed connection attempt, each lost session and
+#: each refusal as an error; simplepyms reports those itself, once.
+_ROUTINE = (
+    "Connection failed",
+    "wamp.close.transport_lost",
+    *sorted(REFUSALS),
+)
 #: The same library error is passed on at most this often.
 REPEAT_SECONDS = 60.0
 

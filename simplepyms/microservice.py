@@ -31,9 +31,14 @@ from twisted.internet import defer
 from twisted.internet.interfaces import IReactorTime
 from twisted.internet.task import LoopingCall
 
-from simplepyms import protocol
+from simplepyms import credentials, protocol
 from simplepyms.service_metrics import Collect, ServiceMetrics
-from simplepyms.transport import RETRY_DELAY_MAX, lost_session, transport
+from simplepyms.transport import (
+    REFUSALS,
+    RETRY_DELAY_MAX,
+    lost_session,
+    transport,
+)
 
 log = structlog.get_logger("simplepyms.service")
 
@@ -43,6 +48,8 @@ INTERVAL_VARIABLE = "SIMPLEPYMS_HEARTBEAT_INTERVAL"
 DISCOVER_GAP = 1.0
 #: How long a goodbye may take before the service leaves regardless.
 FAREWELL_TIMEOUT = 3.0
+#: The exit status of a process whose service the router refused.
+REFUSED_STATUS = 2
 
 Session = Any  # autobahn's ApplicationSession, which ships no types
 
@@ -88,6 +95,7 @@ class ServiceComponent(Component):  # type: ignore[misc]
         self._too_large = False
         self._last_beat = float("-inf")
         self._pending_answer: Any = None
+        self._testament = False
 
         self.on("start", self._on_start)
         self.on_join(self._on_join)
@@ -160,6 +168,7 @@ class ServiceComponent(Component):  # type: ignore[misc]
     def _on_join(self, session: Session, details: Any) -> Any:
         self._session = session
         self._unreachable = False
+        self._testament = False
         shared = RegisterOptions(invoke="roundrobin")
         yield session.register(
             self._on_stop, protocol.stop_uri(self.name), options=shared
@@ -168,7 +177,10 @@ class ServiceComponent(Component):  # type: ignore[misc]
             self._on_restart, protocol.restart_uri(self.name), options=shared
         )
         yield session.subscribe(self._on_discover, protocol.DISCOVER_TOPIC)
-        yield defer.ensureDeferred(self._add_testament(session))
+        if details.authmethod in (None, "anonymous"):
+            # A router that authenticates tells the Monitor of ended
+            # sessions itself (see simplepyms.policy).
+            yield defer.ensureDeferred(self._add_testament(session))
 
         self._loop = LoopingCall(self._beat)
         self._loop.clock = IReactorTime(self._reactor)
@@ -178,6 +190,24 @@ class ServiceComponent(Component):  # type: ignore[misc]
     def _on_leave(self, session: Session, details: Any) -> None:
         self._stop_beating()
         self._session = None
+        reason = getattr(details, "reason", None)
+        if reason in REFUSALS and self._ending is None:
+            self._refused(reason, getattr(details, "message", None))
+
+    def _refused(self, reason: str, message: str | None) -> None:
+        # Retrying cannot fix a wrong realm or secret, and a process
+        # that lingers looks alive to its supervisor: say so and end.
+        self._log.error(
+            "router_refused",
+            reason=reason,
+            detail=(message or "")[:200],
+            hint="check the realm, and the secret for this service name",
+        )
+        self._ending = defer.succeed(None)
+        self._reactor.addSystemEventTrigger(
+            "after", "shutdown", _exit, REFUSED_STATUS
+        )
+        self.stop()
 
     def _on_disconnect(self, session: Session, was_clean: bool) -> None:
         self._stop_beating()
@@ -186,8 +216,8 @@ class ServiceComponent(Component):  # type: ignore[misc]
             self._reexec()
 
     def _on_connect_failure(self, component: Any, error: Exception) -> None:
-        if lost_session(error):
-            return
+        if lost_session(error) or getattr(error, "error", None) in REFUSALS:
+            return  # the session's end says it, or _refused does
         if not self._unreachable:
             self._unreachable = True
             self._log.warning("router_unreachable", error=str(error))
@@ -259,6 +289,7 @@ class ServiceComponent(Component):  # type: ignore[misc]
             await session.call(
                 "wamp.session.add_testament", protocol.LOST_TOPIC, [lost], {}
             )
+            self._testament = True
         except Exception as error:  # noqa: BLE001 - an optional feature
             self._log.info("testament_unavailable", error=str(error))
 
@@ -274,11 +305,12 @@ class ServiceComponent(Component):  # type: ignore[misc]
         )
         # Without this the router would publish our testament as we
         # leave, and a graceful stop would look like a crash.
-        with contextlib.suppress(Exception):
-            await _within(
-                self._reactor,
-                session.call("wamp.session.flush_testaments"),
-            )
+        if self._testament:
+            with contextlib.suppress(Exception):
+                await _within(
+                    self._reactor,
+                    session.call("wamp.session.flush_testaments"),
+                )
         try:
             await _within(
                 self._reactor,
@@ -301,6 +333,12 @@ class ServiceComponent(Component):  # type: ignore[misc]
         os.execv(sys.executable, argv)  # noqa: S606 - our own command line
 
 
+def _exit(status: int) -> None:
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
+
+
 def _within(reactor: Any, result: Any) -> defer.Deferred[Any]:
     d: defer.Deferred[Any] = defer.maybeDeferred(lambda: result)
     return d.addTimeout(FAREWELL_TIMEOUT, reactor)
@@ -313,6 +351,8 @@ def mk_component(
     *,
     interval: float | None = None,
     metrics: Collect | None = None,
+    secret: str | None = None,
+    secret_file: str | os.PathLike[str] | None = None,
     **component_options: Any,
 ) -> ServiceComponent:
     """Return a component that heartbeats as service *name*.
@@ -326,16 +366,31 @@ def mk_component(
         metrics: called at every heartbeat; returns a ``{name: number}``
             dict of values to carry (names ending in ``_total`` are
             counters).
-        component_options: passed on to autobahn's ``Component``, such
-            as ``authentication``.
+        secret: the WAMP-CRA secret of *name* on a secure router; by
+            default read from *secret_file*, ``SIMPLEPYMS_SECRET_FILE``
+            or ``SIMPLEPYMS_SECRET`` (see :mod:`simplepyms.credentials`).
+            Without any, the service joins anonymously.
+        secret_file: a file that holds the secret.
+        component_options: passed on to autobahn's ``Component``; an
+            ``authentication`` given here replaces the secret.
+
+    A service the router refuses for good (no such realm, a wrong or
+    missing secret) logs ``router_refused`` and its process exits with
+    status 2 instead of retrying.
 
     Raises:
-        ValueError: if *name* or *interval* is not usable.
+        ValueError: if *name*, *interval* or the secret is not usable.
     """
     protocol.check_service_name(name)
     if not isinstance(realm, str) or not realm:
         raise ValueError(f"realm must be a non-empty string, got {realm!r}")
     seconds = _interval(interval)
+    if "authentication" not in component_options:
+        found = credentials.find_secret(secret, secret_file)
+        if found is not None:
+            component_options["authentication"] = credentials.wampcra(
+                name, found
+            )
     return ServiceComponent(
         name,
         url,

@@ -11,15 +11,17 @@ from typing import Any
 
 import structlog
 from autobahn.twisted.component import Component
+from autobahn.wamp.types import SubscribeOptions
 from prometheus_client import CollectorRegistry, Counter, Gauge
 from twisted.internet import defer
 from twisted.internet.interfaces import IReactorTime
 from twisted.internet.task import LoopingCall
 
-from simplepyms import __version__, protocol
+from simplepyms import __version__, policy, protocol
 from simplepyms.collector import FleetCollector
 from simplepyms.errors import UsageError
 from simplepyms.liveness import Fleet, Seen, State
+from simplepyms.sessions import SessionIndex
 from simplepyms.store import FleetStore, StoreError
 from simplepyms.throttle import Throttle
 from simplepyms.transport import REFUSALS, lost_session, transport
@@ -41,6 +43,8 @@ IGNORE_REASONS = ("stale", "ended")
 COUNTER_DECREASED = "counter_decreased"
 #: A new instance refused because the fleet holds max_instances already.
 FLEET_FULL = "too_many_instances"
+#: Sent under a service name that is not the publisher's own identity.
+SPOOFED = "spoofed"
 _EVENTS = {Seen.NEW: "instance_new", Seen.RESTARTED: "instance_restarted"}
 _TRANSITIONS = {
     State.UP: "instance_up",
@@ -59,6 +63,12 @@ class Monitor:
         registry: where the Monitor's families are registered.
         url: the router's WebSocket URL.
         realm: the realm to join.
+        store: where to keep the fleet across restarts, if anywhere.
+        authentication: autobahn's ``authentication`` setting, for a
+            secure router.  Once the router has authenticated the
+            Monitor, every heartbeat, goodbye and lost notice must come
+            from the service it names, by the identity the router
+            discloses; any other is refused as ``spoofed``.
     """
 
     def __init__(
@@ -70,6 +80,7 @@ class Monitor:
         url: str,
         realm: str,
         store: FleetStore | None = None,
+        authentication: dict[str, Any] | None = None,
     ) -> None:
         self.fleet = fleet
         self.registry = registry
@@ -85,6 +96,9 @@ class Monitor:
         self._sessions = 0
         self._joined_at: float | None = None
         self._session: Any = None
+        #: Set on join: whether the router vouches for each publisher.
+        self._authenticated = False
+        self._heard_on = SessionIndex()
 
         registry.register(FleetCollector(fleet, self._clock.seconds))
         self.received = Counter(
@@ -115,6 +129,13 @@ class Monitor:
             "Goodbyes and lost-session notices received.",
             registry=registry,
         )
+        self.goodbyes_rejected = Counter(
+            "simplepyms_goodbyes_rejected",
+            "Goodbyes and lost-session notices refused, by reason.",
+            ["reason"],
+            registry=registry,
+        )
+        self.goodbyes_rejected.labels(SPOOFED)
         self.router_connected = Gauge(
             "simplepyms_monitor_router_connected",
             "1 while the Monitor has a session on the router.",
@@ -127,7 +148,11 @@ class Monitor:
             registry=registry,
         )
         build.labels(__version__).set(1)
-        for reason in (*protocol.HEARTBEAT_REJECT_REASONS, FLEET_FULL):
+        for reason in (
+            *protocol.HEARTBEAT_REJECT_REASONS,
+            FLEET_FULL,
+            SPOOFED,
+        ):
             self.rejected.labels(reason)
         for reason in (*protocol.METRIC_REJECT_REASONS, COUNTER_DECREASED):
             self.metrics_rejected.labels(reason)
@@ -137,6 +162,7 @@ class Monitor:
         self.component = Component(
             transports=[transport(url)],
             realm=realm,
+            authentication=authentication or {},
         )
         self.component.on_join(self._on_join)
         self.component.on_disconnect(self._on_disconnect)
@@ -187,8 +213,14 @@ class Monitor:
         self.save()
         return self.component.stop()
 
-    def on_heartbeat(self, /, *args: Any, **kwargs: Any) -> None:
-        """Take one message from the heartbeat topic."""
+    def on_heartbeat(
+        self, /, *args: Any, details: Any = None, **kwargs: Any
+    ) -> None:
+        """Take one message from the heartbeat topic.
+
+        ``details`` are autobahn's ``EventDetails``, which name the
+        publisher when the router discloses it.
+        """
         self.received.inc()
         now = self._clock.seconds()
         try:
@@ -202,6 +234,10 @@ class Monitor:
             self.rejected.labels("bad_field").inc()
             self._rejects.warn("unexpected", type(error).__name__)
             return
+        if self._spoofed(beat.service, details):
+            self.rejected.labels(SPOOFED).inc()
+            self._rejects.warn(SPOOFED, _claim(beat.service, details))
+            return
 
         for reason, count in beat.rejected.items():
             self.metrics_rejected.labels(reason).inc(count)
@@ -213,6 +249,13 @@ class Monitor:
                 self.fleet.counters_decreased - decreased
             )
             self._rejects.warn(COUNTER_DECREASED, beat.service)
+        publisher = getattr(details, "publisher", None)
+        if (
+            self._authenticated
+            and publisher is not None
+            and seen is not Seen.REFUSED
+        ):
+            self._heard_on.heard(publisher, (beat.service, beat.instance))
         if seen is Seen.REFUSED:
             self.rejected.labels(FLEET_FULL).inc()
             self._rejects.warn(FLEET_FULL, f"{beat.service}/{beat.instance}")
@@ -226,13 +269,29 @@ class Monitor:
                 interval=beat.interval,
             )
 
-    def on_goodbye(self, /, *args: Any, **kwargs: Any) -> None:
+    def on_goodbye(
+        self, /, *args: Any, details: Any = None, **kwargs: Any
+    ) -> None:
         """Take a goodbye: the instance stopped on purpose."""
-        self._end(args, kwargs, lost=False)
+        self._end(args, kwargs, details, lost=False)
 
-    def on_lost(self, /, *args: Any, **kwargs: Any) -> None:
+    def on_lost(
+        self, /, *args: Any, details: Any = None, **kwargs: Any
+    ) -> None:
         """Take a testament: the router saw the instance's session die."""
-        self._end(args, kwargs, lost=True)
+        self._end(args, kwargs, details, lost=True)
+
+    def on_session_left(self, session: object, *args: Any) -> None:
+        """Take crossbar's meta event: a session ended.
+
+        Used instead of testaments when the router authenticates: the
+        router publishes it, so no service can forge it.
+        """
+        if not isinstance(session, int):
+            return
+        now = self._clock.seconds()
+        for service, instance in self._heard_on.left(session):
+            self._hold_lost(service, instance, now)
 
     def sweep(self) -> None:
         """Log the state changes since the last sweep; forget the expired.
@@ -257,46 +316,92 @@ class Monitor:
                 was=change.old.value,
             )
 
-    def _end(self, args: Any, kwargs: Any, *, lost: bool) -> None:
+    def _spoofed(self, service: str, details: Any) -> bool:
+        if not self._authenticated:
+            return False
+        return getattr(details, "publisher_authid", None) != service
+
+    def _end(
+        self, args: Any, kwargs: Any, details: Any, *, lost: bool
+    ) -> None:
         self.goodbyes.inc()
         try:
             bye = protocol.parse_goodbye(_payload(args, kwargs))
         except protocol.InvalidHeartbeat as error:
+            self.goodbyes_rejected.labels(error.reason).inc()
             self._rejects.warn(f"goodbye_{error.reason}", error.detail)
+            return
+        if self._spoofed(bye.service, details):
+            self.goodbyes_rejected.labels(SPOOFED).inc()
+            self._rejects.warn(
+                f"goodbye_{SPOOFED}", _claim(bye.service, details)
+            )
             return
         now = self._clock.seconds()
         if lost:
-            # A router that shuts down publishes the testaments of the
-            # sessions it closes before it closes ours: hold each one a
-            # moment, and drop it if our own session ends meanwhile.
-            self._clock.callLater(
-                LOST_HOLD_SECONDS, self._lost, bye, now, self._sessions
-            )
+            self._hold_lost(bye.service, bye.instance, now)
         else:
             self.fleet.goodbye(bye, now)
             self.sweep()
 
-    def _lost(self, bye: protocol.Goodbye, when: float, session: int) -> None:
+    def _hold_lost(self, service: str, instance: str, when: float) -> None:
+        # A router that shuts down tells of the sessions it closes
+        # before it closes ours: hold each notice a moment, and drop it
+        # if our own session ends meanwhile.
+        self._clock.callLater(
+            LOST_HOLD_SECONDS,
+            self._lost,
+            service,
+            instance,
+            when,
+            self._sessions,
+        )
+
+    def _lost(
+        self, service: str, instance: str, when: float, session: int
+    ) -> None:
         if session != self._sessions:
             return
-        inst = self.fleet.get(bye.service, bye.instance)
+        inst = self.fleet.get(service, instance)
         if inst is not None and inst.last_seen > when:
             return  # it reconnected and spoke since: alive after all
-        self.fleet.lost(bye.service, bye.instance, when)
+        self.fleet.lost(service, instance, when)
         self.sweep()
 
     async def _on_join(self, session: Any, details: Any) -> None:
         self._session = session
-        await session.subscribe(self.on_heartbeat, protocol.HEARTBEAT_TOPIC)
-        await session.subscribe(self.on_goodbye, protocol.GOODBYE_TOPIC)
-        await session.subscribe(self.on_lost, protocol.LOST_TOPIC)
+        self._authenticated = details.authmethod not in (None, "anonymous")
+        told = SubscribeOptions(details=True)
+        await session.subscribe(
+            self.on_heartbeat, protocol.HEARTBEAT_TOPIC, options=told
+        )
+        await session.subscribe(
+            self.on_goodbye, protocol.GOODBYE_TOPIC, options=told
+        )
+        if self._authenticated:
+            # Testaments cannot be checked there (crossbar cannot
+            # authorize a dead session's publication); the router's own
+            # word on each ended session can.
+            await session.subscribe(
+                self.on_session_left, policy.SESSION_LEFT_TOPIC
+            )
+        else:
+            await session.subscribe(
+                self.on_lost, protocol.LOST_TOPIC, options=told
+            )
         self._connected = True
         # Judge silence again once live services had a moment to answer
         # the discovery below, but without counting that moment.
         self._joined_at = self._clock.seconds()
         self._clock.callLater(DISCOVERY_GRACE, self._resume, self._sessions)
         self.router_connected.set(1)
-        log.info("router_connected", url=self._url, realm=details.realm)
+        log.info(
+            "router_connected",
+            url=self._url,
+            realm=details.realm,
+            authid=details.authid,
+            authenticated=self._authenticated,
+        )
         # Ask every live service for a heartbeat now rather than in one
         # interval, so a Monitor that (re)joins is current at once.
         session.publish(protocol.DISCOVER_TOPIC)
@@ -307,7 +412,7 @@ class Monitor:
             self.failed.errback(
                 UsageError(
                     f"the router at {self._url} refused the Monitor:"
-                    f" {reason} (is --realm right?)"
+                    f" {reason} (check --realm, --authid and the secret)"
                 )
             )
 
@@ -326,6 +431,7 @@ class Monitor:
             self._joined_at = None
         self.fleet.pause(self._clock.seconds())
         self._session = None
+        self._heard_on.clear()
         if self._connected and self._stopping:
             log.info("router_left", url=self._url)
         elif self._connected:
@@ -337,6 +443,11 @@ class Monitor:
             return  # told as router_disconnected, or fatal in _on_leave
         if self._rejects.due("router_unreachable"):
             log.warning("router_unreachable", url=self._url, error=str(error))
+
+
+def _claim(service: str, details: Any) -> str:
+    publisher = getattr(details, "publisher_authid", None)
+    return f"claims {service!r}, sent by {publisher!r}"
 
 
 def _payload(args: Any, kwargs: Any) -> object:

@@ -26,7 +26,9 @@ from autobahn.wamp.types import ComponentConfig
 from twisted.internet import defer, error, protocol
 from twisted.internet.endpoints import TCP4ClientEndpoint
 
+from simplepyms import principals
 from simplepyms.errors import UsageError
+from simplepyms.transport import REFUSALS
 
 log = structlog.get_logger("simplepyms.router")
 
@@ -45,6 +47,14 @@ class RouterConfig:
     port: int = 8080
     realm: str = "realm1"
     cbdir: Path | None = None
+    #: With a credentials file the router runs the secure configuration:
+    #: WAMP-CRA for everyone, and :mod:`simplepyms.policy` for roles.
+    credentials: Path | None = None
+
+    @property
+    def secure(self) -> bool:
+        """Whether the router authenticates every session."""
+        return self.credentials is not None
 
     @property
     def url(self) -> str:
@@ -54,10 +64,13 @@ class RouterConfig:
 
 def shipped_config(config: RouterConfig) -> dict[str, Any]:
     """Return the shipped crossbar configuration, set to *config*."""
-    text = resources.files("simplepyms.crossbar").joinpath("demo.json")
+    name = "secure.json" if config.secure else "demo.json"
+    text = resources.files("simplepyms.crossbar").joinpath(name)
     data: dict[str, Any] = json.loads(text.read_text())
     router = data["workers"][0]
     router["realms"][0]["name"] = config.realm
+    for component in router.get("components", []):
+        component["realm"] = config.realm
     endpoint = router["transports"][0]["endpoint"]
     endpoint["interface"] = config.host
     endpoint["port"] = config.port
@@ -154,6 +167,16 @@ class Crossbar:
             UsageError: if crossbar is missing, exits, or never gets ready.
         """
         executable = crossbar_executable()
+        env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+        if self.config.credentials is not None:
+            # Checked here, so a bad file is one line now rather than a
+            # refusal at every login later.
+            try:
+                principals.load(self.config.credentials)
+            except principals.CredentialsError as problem:
+                raise UsageError(str(problem)) from None
+            where = str(self.config.credentials.resolve())
+            env[principals.CREDENTIALS_VARIABLE] = where
         # Else the readiness probe could join whatever router already
         # listens there, and call it ours.
         _check_free(self.config.host, self.config.port)
@@ -173,7 +196,6 @@ class Crossbar:
             "--color",
             "false",
         ]
-        env = {**os.environ, "PYTHONWARNINGS": "ignore"}
         self._process = self._reactor.spawnProcess(
             self._output, executable, args, env=env
         )
@@ -249,14 +271,29 @@ class Crossbar:
             await sleep(self._reactor, PROBE_EVERY)
 
 
+#: A refusal that shows the realm is up and only wants credentials.
+_ANSWERED = REFUSALS - {"wamp.error.no_such_realm"}
+
+
 class _ProbeSession(ApplicationSession):  # type: ignore[misc]
     def onJoin(self, details: Any) -> None:  # noqa: N802
         self.config.extra.callback(True)
         self.leave()
 
+    def onLeave(self, details: Any) -> None:  # noqa: N802
+        # A secure router refuses the anonymous probe; by then it has
+        # its realm, authorizer and transport up, which is all we ask.
+        ready = self.config.extra
+        if not ready.called and details.reason in _ANSWERED:
+            ready.callback(True)
+        super().onLeave(details)
+
 
 async def probe(reactor: Any, config: RouterConfig) -> bool:
-    """Tell whether the router at *config* lets a session join its realm."""
+    """Tell whether the router at *config* answers a session on its realm.
+
+    Joining counts, and so does a refusal for want of credentials.
+    """
     joined: defer.Deferred[bool] = defer.Deferred()
     factory = WampWebSocketClientFactory(
         lambda: _ProbeSession(ComponentConfig(config.realm, extra=joined)),

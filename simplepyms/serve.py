@@ -103,6 +103,7 @@ def serve_monitor(
     retention: float,
     max_instances: int,
     state_file: Path | None,
+    authentication: dict[str, Any] | None = None,
 ) -> int:
     """Run the Monitor until SIGINT or SIGTERM; return the exit status."""
 
@@ -126,7 +127,13 @@ def serve_monitor(
         except StoreError as problem:
             raise UsageError(str(problem)) from problem
         monitor = Monitor(
-            fleet, reactor, registry, url=url, realm=realm, store=store
+            fleet,
+            reactor,
+            registry,
+            url=url,
+            realm=realm,
+            store=store,
+            authentication=authentication,
         )
 
         try:

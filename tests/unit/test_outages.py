@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from autobahn.wamp.types import SessionDetails
 from prometheus_client import CollectorRegistry
 from twisted.internet import defer
 from twisted.internet.task import Clock
@@ -108,19 +109,16 @@ class TestMonitorPause:
 
 
 class _Session:
-    def subscribe(self, *args: object) -> object:
+    def subscribe(self, *args: object, **options: object) -> object:
         return defer.succeed(None)
 
     def publish(self, *args: object) -> None:
         return None
 
 
-class _Details:
-    realm = "realm1"
-
-
 def _join(monitor: Monitor) -> None:
-    defer.ensureDeferred(monitor._on_join(_Session(), _Details()))
+    details = SessionDetails(realm="realm1", authmethod="anonymous")
+    defer.ensureDeferred(monitor._on_join(_Session(), details))
 
 
 def _up(registry: CollectorRegistry) -> float | None:

@@ -51,15 +51,16 @@ class TestBridge:
         bridge = _Bridge()
         with capture_logs() as logs:
             for _ in range(10):
-                bridge(self._error("wamp.error.no_such_realm: nope"))
+                bridge(self._error("wamp.error.invalid_uri: nope"))
 
         assert ["library_error"] == [e["event"] for e in logs]
 
     def test_routine_reconnects_are_left_out(self) -> None:
-        """Failed connection attempts are not errors worth passing on."""
+        """Failed attempts and refusals are told by simplepyms itself."""
         bridge = _Bridge()
         with capture_logs() as logs:
             bridge(self._error("Connection failed: refused"))
             bridge(self._error("wamp.close.transport_lost: gone"))
+            bridge(self._error("wamp.error.not_authorized: bad secret"))
 
         assert [] == logs

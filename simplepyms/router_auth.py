@@ -1,0 +1,72 @@
+"""What the secure crossbar configuration loads: authenticator, authorizer.
+
+Both run inside the crossbar router worker, which imports this module;
+``simplepyms/crossbar/secure.json`` names them.  WAMP-CRA is the method:
+the secret never crosses the wire (only an HMAC of a fresh challenge
+does), so a service needs no TLS to the router to keep its secret, and
+no extra dependency beyond autobahn.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from autobahn.twisted.wamp import ApplicationSession
+from autobahn.wamp.exception import ApplicationError
+
+from simplepyms import policy, principals
+
+Authenticate = Callable[[str, str, dict[str, Any]], dict[str, str]]
+
+
+def create_authenticator(config: dict[str, Any], controller: Any) -> Any:
+    """Return the WAMP-CRA authenticator crossbar calls for each HELLO.
+
+    The credentials file is read at every login, so a principal added,
+    changed or removed takes effect without restarting the router.
+    """
+
+    def authenticate(
+        realm: str, authid: str, details: dict[str, Any]
+    ) -> dict[str, str]:
+        where = os.environ.get(principals.CREDENTIALS_VARIABLE)
+        if not where:
+            raise ApplicationError(
+                ApplicationError.AUTHENTICATION_FAILED,
+                f"{principals.CREDENTIALS_VARIABLE} is not set",
+            )
+        try:
+            known = principals.load(Path(where))
+        except principals.CredentialsError as problem:
+            raise ApplicationError(
+                ApplicationError.AUTHENTICATION_FAILED, str(problem)
+            ) from None
+        principal = known.get(authid)
+        if principal is None:
+            raise ApplicationError(
+                ApplicationError.NOT_AUTHORIZED,
+                f"no principal {authid!r} in the credentials file",
+            )
+        return {"secret": principal.secret, "role": principal.role}
+
+    return authenticate
+
+
+class Authorizer(ApplicationSession):  # type: ignore[misc]
+    """Registers :data:`~simplepyms.policy.AUTHORIZE_URI` on the realm."""
+
+    async def onJoin(self, details: Any) -> None:  # noqa: N802
+        """Offer the authorizer crossbar calls for each action."""
+        await self.register(authorize, policy.AUTHORIZE_URI)
+
+
+def authorize(
+    session: dict[str, Any], uri: str, action: str, options: Any = None
+) -> policy.Decision:
+    """Decide one action of the session described by *session*."""
+    return policy.decide(
+        str(session.get("authrole")), str(session.get("authid")), uri, action
+    )
