@@ -56,8 +56,10 @@ def decide(role: str, authid: str, uri: str, action: str) -> Decision:
     """Return whether *authid* in *role* may do *action* on *uri*.
 
     ``action`` is crossbar's: ``publish``, ``subscribe``, ``call`` or
-    ``register``.  Every decision may be cached for the session, since
-    it depends on nothing but these four values.
+    ``register``.  crossbar caches a decision by realm, role, URI and
+    action, but not by authid: a decision that depends on the authid
+    (a service's registrations) must not be cached, or the first
+    service allowed ``py.ms.<its name>.stop`` would open it to all.
     """
     if role == SERVICE:
         allowed = _service_may(authid, uri, action)
@@ -69,7 +71,8 @@ def decide(role: str, authid: str, uri: str, action: str) -> Decision:
         allowed = False
     # The Monitor checks who published each heartbeat, and a callee may
     # want to know who called: disclose the identity on all we allow.
-    return {"allow": allowed, "disclose": allowed, "cache": True}
+    by_name = role == SERVICE and action == "register"
+    return {"allow": allowed, "disclose": allowed, "cache": not by_name}
 
 
 def is_control(uri: str) -> bool:
@@ -78,14 +81,14 @@ def is_control(uri: str) -> bool:
 
 
 def _service_may(name: str, uri: str, action: str) -> bool:
-    if name in RESERVED_SERVICE_NAMES:
-        return False
     if action == "publish":
         return uri in (protocol.HEARTBEAT_TOPIC, protocol.GOODBYE_TOPIC)
     if action == "subscribe":
         return uri == protocol.DISCOVER_TOPIC
     if action == "register":
-        return uri.startswith(f"{protocol.PREFIX}.{name}.")
+        return name not in RESERVED_SERVICE_NAMES and uri.startswith(
+            f"{protocol.PREFIX}.{name}."
+        )
     if action == "call":
         return _is_application(uri) and not is_control(uri)
     return False

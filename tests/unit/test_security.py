@@ -46,10 +46,20 @@ class TestPolicy:
     def test_allowed(
         self, role: str, authid: str, uri: str, action: str
     ) -> None:
-        """What each role needs is allowed, disclosed and cacheable."""
-        assert {"allow": True, "disclose": True, "cache": True} == (
-            policy.decide(role, authid, uri, action)
-        )
+        """What each role needs is allowed and disclosed."""
+        decision = policy.decide(role, authid, uri, action)
+
+        assert (True, True) == (decision["allow"], decision["disclose"])
+
+    def test_registrations_are_never_cached(self) -> None:
+        """crossbar caches by role, not authid: a service's own name must
+        not open py.ms.<name>.* to every other service."""
+        assert not policy.decide(
+            "service", "adder", "py.ms.adder.stop", "register"
+        )["cache"]
+        assert policy.decide("service", "adder", "py.ms.heartbeat", "publish")[
+            "cache"
+        ]
 
     @pytest.mark.parametrize(
         ("role", "authid", "uri", "action"),
@@ -85,9 +95,9 @@ class TestPolicy:
         self, role: str, authid: str, uri: str, action: str
     ) -> None:
         """Anything else is refused and not disclosed."""
-        assert {"allow": False, "disclose": False, "cache": True} == (
-            policy.decide(role, authid, uri, action)
-        )
+        decision = policy.decide(role, authid, uri, action)
+
+        assert (False, False) == (decision["allow"], decision["disclose"])
 
     def test_the_authorizer_reads_crossbar_session_details(self) -> None:
         """The registered procedure decides from crossbar's details dict."""
