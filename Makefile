@@ -25,7 +25,7 @@ typecheck: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[router,host,test]'
+	$(BIN)/python -m pip install --quiet -e '.[router,host,tls,test]'
 	touch $(STAMP)
 
 # promtool, amtool, prometheus and alertmanager come from Debian.

@@ -280,6 +280,14 @@ def build_parser() -> argparse.ArgumentParser:
             f"seconds: {text}; retention must cover it",
             type=non_negative,
         )
+    env_option(
+        monitor,
+        "--web-config",
+        "SIMPLEPYMS_WEB_CONFIG",
+        "",
+        "YAML file in the shape of Prometheus' exporter web config:"
+        " tls_server_config and basic_auth_users (empty: plain HTTP)",
+    )
     credential_options(monitor, "monitor")
     logging_options(monitor)
 
@@ -447,6 +455,7 @@ def _monitor(options: argparse.Namespace) -> int:
         max_instances=options.max_instances,
         state_file=Path(state_file).expanduser() if state_file else None,
         authentication=authentication(options),
+        web_config=Path(options.web_config) if options.web_config else None,
     )
 
 

@@ -18,6 +18,7 @@ from prometheus_client import (
 from twisted.internet import defer
 from twisted.internet.error import CannotListenError
 from twisted.python.failure import Failure
+from twisted.web.server import Site
 
 from simplepyms.errors import UsageError
 from simplepyms.liveness import Fleet
@@ -104,6 +105,7 @@ def serve_monitor(
     max_instances: int,
     state_file: Path | None,
     authentication: dict[str, Any] | None = None,
+    web_config: Path | None = None,
 ) -> int:
     """Run the Monitor until SIGINT or SIGTERM; return the exit status."""
 
@@ -136,10 +138,13 @@ def serve_monitor(
             authentication=authentication,
         )
 
+        site = make_site(registry)
+        tls, guarded = _guard(site, web_config)
         try:
-            listening = reactor.listenTCP(
-                port, make_site(registry), interface=host
-            )
+            if tls is None:
+                listening = reactor.listenTCP(port, site, interface=host)
+            else:
+                listening = reactor.listenSSL(port, site, tls, interface=host)
         except CannotListenError as problem:
             raise UsageError(
                 f"cannot listen on {host}:{port}: {problem.socketError}"
@@ -147,9 +152,11 @@ def serve_monitor(
         bound = listening.getHost()
         monitor.start()
         on_shutdown(reactor, monitor.stop)
+        scheme = "http" if tls is None else "https"
         log.info(
             "monitor_listening",
-            metrics_url=f"http://{_host(bound.host)}:{bound.port}/metrics",
+            metrics_url=f"{scheme}://{_host(bound.host)}:{bound.port}/metrics",
+            basic_auth=guarded,
             router_url=url,
             realm=realm,
         )
@@ -172,6 +179,35 @@ def serve_router(config: RouterConfig) -> int:
         await router.until_failed()
 
     return run_reactor(main)
+
+
+def _guard(site: Site, path: Path | None) -> tuple[Any, bool]:
+    """Apply the web config at *path* to *site*.
+
+    Returns the TLS context factory (None for plain HTTP) and whether
+    basic auth guards the pages.
+    """
+    if path is None:
+        return None, False
+    try:
+        from simplepyms import web_auth, web_config
+    except ImportError as missing:
+        raise UsageError(
+            f"--web-config needs {missing.name}: install the tls extra,"
+            " pip install 'simplepyms[tls]'"
+        ) from None
+    try:
+        config = web_config.load(path)
+        tls = (
+            None
+            if config.tls is None
+            else web_config.ServerContextFactory(config.tls)
+        )
+    except web_config.WebConfigError as problem:
+        raise UsageError(str(problem)) from None
+    if config.users:
+        site.resource = web_auth.BasicAuthGuard(site.resource, config.users)
+    return tls, bool(config.users)
 
 
 def _host(address: str) -> str:

@@ -44,9 +44,12 @@ class TestPromtool:
 
         assert result.returncode == 0, result.stdout + result.stderr
 
-    def test_check_config(self, promtool: str) -> None:
-        """promtool check config accepts prometheus.yml and its rules."""
-        config = PROMETHEUS_DIR / "prometheus.yml"
+    @pytest.mark.parametrize(
+        "name", ["prometheus.yml", "prometheus-secure.yml"]
+    )
+    def test_check_config(self, promtool: str, name: str) -> None:
+        """promtool check config accepts each scrape config and its rules."""
+        config = PROMETHEUS_DIR / name
 
         result = run(promtool, "check", "config", str(config))
 
