@@ -325,7 +325,9 @@ class TestMonitor:
         start_service: StartService,
     ) -> None:
         """3,000 bad and oversized heartbeats: good services stay up."""
-        service = start_service()
+        # Late means 1.5 intervals unheard: at 2 s, the Monitor would have
+        # to fall 3 s behind, which a shared, busy machine alone does not do.
+        service = start_service(interval="2")
         instance = _seen(monitor, service)
         before = scrape(monitor.port)
         oversized = {
