@@ -12,6 +12,7 @@ from autobahn.wamp.exception import ApplicationError
 from simplepyms import protocol
 from simplepyms.errors import UsageError
 from simplepyms.serve import run_reactor
+from simplepyms.transport import REFUSALS
 
 CALL_TIMEOUT = 10.0
 
@@ -44,6 +45,12 @@ def call_control(
             authentication=authentication or {},
         )
         answer: list[Any] = []
+        refused: list[str] = []
+
+        @component.on_leave  # type: ignore[untyped-decorator]
+        def left(session: Any, details: Any) -> None:
+            if details.reason in REFUSALS:
+                refused.append(details.reason)
 
         @component.on_join  # type: ignore[untyped-decorator]
         async def joined(session: Any, details: Any) -> None:
@@ -55,19 +62,30 @@ def call_control(
 
         try:
             await component.start(reactor)
-        except ApplicationError as problem:
-            raise UsageError(
-                f"the router at {url} refused the session: {problem.error}"
-                " (check --realm, --authid and the secret)"
-            ) from problem
         except Exception as problem:
+            if refused:
+                raise UsageError(
+                    f"the router at {url} refused the session: {refused[0]}"
+                    " (check --realm, --authid and the secret)"
+                ) from None
             raise UsageError(
                 f"cannot reach the router at {url}: {problem}"
             ) from problem
         if not answer:
             raise UsageError(f"the router at {url} closed the session")
         if isinstance(answer[0], ApplicationError):
-            raise UsageError(f"{uri} failed: {answer[0].error}")
+            raise UsageError(_failed(uri, service, answer[0].error))
         sys.stdout.write(json.dumps(answer[0]) + "\n")
 
-    return run_reactor(main)
+    return run_reactor(main, f"simplepyms {verb}")
+
+
+def _failed(uri: str, service: str, error: str) -> str:
+    if error == ApplicationError.NO_SUCH_PROCEDURE:
+        return f"no instance of {service} is running ({uri} is not registered)"
+    if error == ApplicationError.NOT_AUTHORIZED:
+        return (
+            f"the router does not let this identity call {uri}"
+            " (on the secure router only the admin role may)"
+        )
+    return f"{uri} failed: {error}"

@@ -139,7 +139,7 @@ def run_demo(
         _complain(children)
         raise SystemExit(1)
 
-    return run_reactor(main)
+    return run_reactor(main, "simplepyms demo")
 
 
 def _complain(children: list[tuple[_Child, Any]]) -> None:

@@ -50,6 +50,14 @@ DISCOVER_GAP = 1.0
 FAREWELL_TIMEOUT = 3.0
 #: The exit status of a process whose service the router refused.
 REFUSED_STATUS = 2
+_REGISTER_HINTS = {
+    "wamp.error.not_authorized": (
+        "on the secure router a service registers under py.ms.<its name>. only"
+    ),
+    "wamp.error.procedure_already_exists": (
+        "another session holds it: another instance, or another service"
+    ),
+}
 
 Session = Any  # autobahn's ApplicationSession, which ships no types
 
@@ -108,6 +116,37 @@ class ServiceComponent(Component):  # type: ignore[misc]
         # Bound when used, not when built: the component is often built
         # at import time, before the entry point configures structlog.
         return log.bind(service=self.name, service_instance=self.instance)
+
+    def register(
+        self, uri: str, options: RegisterOptions | None = None, **more: Any
+    ) -> Any:
+        """Register the decorated function as *uri* at every join.
+
+        As autobahn's ``Component.register``, except that a refusal is
+        one ``register_failed`` error in the log at once, rather than an
+        unhandled error when the process ends.
+        """
+
+        def decorator(fn: Any) -> Any:
+            def registration(session: Session, details: Any) -> Any:
+                done = session.register(
+                    fn, procedure=uri, options=options, **more
+                )
+                return done.addErrback(self._register_failed, uri)
+
+            self.on("join", registration)
+            return fn
+
+        return decorator
+
+    def _register_failed(self, failure: Any, uri: str) -> None:
+        error = getattr(failure.value, "error", None)
+        self._log.error(
+            "register_failed",
+            procedure=uri,
+            error=error or failure.getErrorMessage(),
+            hint=_REGISTER_HINTS.get(str(error), ""),
+        )
 
     def heartbeat(self) -> dict[str, Any]:
         """Return the next heartbeat payload, advancing ``seq``.
@@ -170,12 +209,12 @@ class ServiceComponent(Component):  # type: ignore[misc]
         self._unreachable = False
         self._testament = False
         shared = RegisterOptions(invoke="roundrobin")
-        yield session.register(
-            self._on_stop, protocol.stop_uri(self.name), options=shared
-        )
-        yield session.register(
-            self._on_restart, protocol.restart_uri(self.name), options=shared
-        )
+        for handler, uri in (
+            (self._on_stop, protocol.stop_uri(self.name)),
+            (self._on_restart, protocol.restart_uri(self.name)),
+        ):
+            done = session.register(handler, uri, options=shared)
+            yield done.addErrback(self._register_failed, uri)
         yield session.subscribe(self._on_discover, protocol.DISCOVER_TOPIC)
         if details.authmethod in (None, "anonymous"):
             # A router that authenticates tells the Monitor of ended

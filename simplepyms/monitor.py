@@ -11,6 +11,7 @@ from typing import Any
 
 import structlog
 from autobahn.twisted.component import Component
+from autobahn.wamp.exception import ApplicationError
 from autobahn.wamp.types import SubscribeOptions
 from prometheus_client import CollectorRegistry, Counter, Gauge
 from twisted.internet import defer
@@ -369,6 +370,36 @@ class Monitor:
         self.sweep()
 
     async def _on_join(self, session: Any, details: Any) -> None:
+        try:
+            await self._subscribe(session, details)
+        except ApplicationError as refused:
+            if not self.failed.called:
+                self.failed.errback(
+                    UsageError(
+                        f"the router at {self._url} does not let"
+                        f" {details.authid!r} hear heartbeats:"
+                        f" {refused.error} (is --authid the monitor's?)"
+                    )
+                )
+            return
+        self._connected = True
+        # Judge silence again once live services had a moment to answer
+        # the discovery below, but without counting that moment.
+        self._joined_at = self._clock.seconds()
+        self._clock.callLater(DISCOVERY_GRACE, self._resume, self._sessions)
+        self.router_connected.set(1)
+        log.info(
+            "router_connected",
+            url=self._url,
+            realm=details.realm,
+            authid=details.authid,
+            authenticated=self._authenticated,
+        )
+        # Ask every live service for a heartbeat now rather than in one
+        # interval, so a Monitor that (re)joins is current at once.
+        session.publish(protocol.DISCOVER_TOPIC)
+
+    async def _subscribe(self, session: Any, details: Any) -> None:
         self._session = session
         self._authenticated = details.authmethod not in (None, "anonymous")
         told = SubscribeOptions(details=True)
@@ -389,22 +420,6 @@ class Monitor:
             await session.subscribe(
                 self.on_lost, protocol.LOST_TOPIC, options=told
             )
-        self._connected = True
-        # Judge silence again once live services had a moment to answer
-        # the discovery below, but without counting that moment.
-        self._joined_at = self._clock.seconds()
-        self._clock.callLater(DISCOVERY_GRACE, self._resume, self._sessions)
-        self.router_connected.set(1)
-        log.info(
-            "router_connected",
-            url=self._url,
-            realm=details.realm,
-            authid=details.authid,
-            authenticated=self._authenticated,
-        )
-        # Ask every live service for a heartbeat now rather than in one
-        # interval, so a Monitor that (re)joins is current at once.
-        session.publish(protocol.DISCOVER_TOPIC)
 
     def _on_leave(self, session: Any, details: Any) -> None:
         reason = getattr(details, "reason", None)

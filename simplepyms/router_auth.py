@@ -10,6 +10,7 @@ no extra dependency beyond autobahn.
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -46,10 +47,9 @@ def create_authenticator(config: dict[str, Any], controller: Any) -> Any:
             ) from None
         principal = known.get(authid)
         if principal is None:
-            raise ApplicationError(
-                ApplicationError.NOT_AUTHORIZED,
-                f"no principal {authid!r} in the credentials file",
-            )
+            # A secret nobody knows: the login fails exactly as with a
+            # wrong secret, so a stranger cannot probe for names.
+            return {"secret": secrets.token_urlsafe(32), "role": "service"}
         return {"secret": principal.secret, "role": principal.role}
 
     return authenticate

@@ -35,11 +35,12 @@ LEAVE_TIMEOUT = 3.0
 Main = Callable[[Any], Coroutine[Any, Any, None]]
 
 
-def run_reactor(main: Main) -> int:
+def run_reactor(main: Main, prog: str = "simplepyms") -> int:
     """Run *main* on the global reactor until it ends or a signal comes.
 
     Returns the exit status: 0 after a signal or a clean end, 2 for a
-    :class:`UsageError` (reported as one line), 1 for anything else.
+    :class:`UsageError` (reported as one line starting with *prog*), 1
+    for anything else.
     """
     from twisted.internet import reactor as _reactor
 
@@ -48,7 +49,7 @@ def run_reactor(main: Main) -> int:
 
     def finished(result: object) -> None:
         if isinstance(result, Failure):
-            status[0] = _report(result)
+            status[0] = _report(result, prog)
         if reactor.running and not stopping[0]:
             reactor.stop()
 
@@ -65,10 +66,10 @@ def run_reactor(main: Main) -> int:
     return status[0]
 
 
-def _report(failure: Failure) -> int:
+def _report(failure: Failure, prog: str) -> int:
     problem = failure.value
     if isinstance(problem, UsageError):
-        sys.stderr.write(f"simplepyms: error: {failure.value}\n")
+        sys.stderr.write(f"{prog}: error: {failure.value}\n")
         return 2
     if isinstance(problem, SystemExit):
         code = problem.code
@@ -162,7 +163,7 @@ def serve_monitor(
         )
         await monitor.failed
 
-    return run_reactor(main)
+    return run_reactor(main, "simplepyms monitor")
 
 
 def serve_router(config: RouterConfig) -> int:
@@ -178,7 +179,7 @@ def serve_router(config: RouterConfig) -> int:
         await router.start()
         await router.until_failed()
 
-    return run_reactor(main)
+    return run_reactor(main, "simplepyms router")
 
 
 def _guard(site: Site, path: Path | None) -> tuple[Any, bool]:
@@ -207,6 +208,13 @@ def _guard(site: Site, path: Path | None) -> tuple[Any, bool]:
         raise UsageError(str(problem)) from None
     if config.users:
         site.resource = web_auth.BasicAuthGuard(site.resource, config.users)
+        if tls is None:
+            log.warning(
+                "basic_auth_without_tls",
+                web_config=str(path),
+                hint="passwords cross the network in clear text;"
+                " add tls_server_config",
+            )
     return tls, bool(config.users)
 
 

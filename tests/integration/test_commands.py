@@ -170,7 +170,7 @@ class TestBadInput:
         errors = [
             line
             for line in done.stderr.splitlines()
-            if line.startswith("simplepyms: error:")
+            if line.startswith("simplepyms router: error:")
         ]
         assert 1 == len(errors), done.stderr
         assert f"port {busy_port}" in errors[0]
@@ -190,13 +190,13 @@ class TestBadInput:
     def test_stop_of_an_unknown_service_names_the_reason(
         self, router: Router
     ) -> None:
-        """Stopping a service nobody runs says there is no such procedure."""
+        """Stopping a service nobody runs says that no instance runs."""
         done = _run(
             *simplepyms("stop", "nobody-here", "--router-url", router.url)
         )
 
         assert 2 == done.returncode
-        assert "no_such_procedure" in done.stderr
+        assert "no instance of nobody-here is running" in done.stderr
 
     def test_host_exporter_rejects_a_missing_disk_path(self) -> None:
         """The host exporter checks --disk-path before it connects."""

@@ -265,8 +265,71 @@ class TestLogin:
         assert 1 == len(done.stderr.strip().splitlines())
         assert "cannot read secret file" in done.stderr
 
+    def test_stop_with_a_wrong_secret_is_one_line(
+        self, secure: Secure, tmp_path: Path
+    ) -> None:
+        """The operator with a wrong secret hears that the router refused."""
+        wrong = tmp_path / "wrong.secret"
+        wrong.write_text("this-is-not-the-admin-secret\n")
+        done = subprocess.run(
+            simplepyms("stop", SERVICE, "--router-url", secure.url),
+            capture_output=True,
+            text=True,
+            timeout=30,
+            env={**_base_env(), "SIMPLEPYMS_SECRET_FILE": str(wrong)},
+            check=False,
+        )
+
+        assert 2 == done.returncode
+        assert [
+            f"simplepyms stop: error: the router at {secure.url} refused the"
+            " session: wamp.error.not_authorized (check --realm, --authid"
+            " and the secret)"
+        ] == done.stderr.strip().splitlines()
+
+    def test_a_monitor_under_the_admin_identity_is_told(
+        self, secure: Secure
+    ) -> None:
+        """A Monitor that may not hear heartbeats exits 2 and says why."""
+        done = subprocess.run(
+            [*secure.monitor_argv(free_port()), "--authid", "admin"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={
+                **_base_env(),
+                "SIMPLEPYMS_SECRET_FILE": str(secure.secret_file("admin")),
+            },
+            check=False,
+        )
+
+        assert 2 == done.returncode
+        assert "does not let 'admin' hear heartbeats" in done.stderr
+        assert "Traceback" not in done.stderr
+
 
 class TestRoles:
+    def test_a_refused_registration_is_logged_at_once(
+        self, secure: Secure
+    ) -> None:
+        """py.ms.add is not under vault's name: register_failed, still up."""
+        process = secure.service(TOY_EXTRA_PROCEDURE="py.ms.add")
+        try:
+            failed = process.wait_for("register_failed")
+            joined = process.wait_for("service_joined")
+
+            assert ("py.ms.add", "wamp.error.not_authorized") == (
+                failed["procedure"],
+                failed["error"],
+            )
+            wait_until(
+                lambda: instances(secure.page(), SERVICE).get(
+                    joined["service_instance"]
+                )
+            )
+        finally:
+            process.stop()
+
     def test_a_service_cannot_register_under_another_name(
         self, secure: Secure, vault: Process
     ) -> None:

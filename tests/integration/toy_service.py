@@ -1,7 +1,7 @@
 """A service for the end-to-end tests: ``toy_service.py NAME``.
 
 It carries a gauge and a counter, and registers ``py.ms.<NAME>.work``,
-which bumps the counter.
+which bumps the counter, and ``TOY_EXTRA_PROCEDURE`` if that is set.
 """
 
 from __future__ import annotations
@@ -27,6 +27,11 @@ def work(count: int = 1) -> float:
     """Count *count* jobs done; return the new total."""
     done.inc(count)
     return done.value
+
+
+extra = os.environ.get("TOY_EXTRA_PROCEDURE")
+if extra:
+    component.register(extra)(work)
 
 
 if __name__ == "__main__":

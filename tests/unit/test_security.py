@@ -203,10 +203,10 @@ class TestAuthenticator:
             "realm1", "adder", {}
         )
 
-    def test_unknown_authid_is_not_authorized(
+    def test_unknown_authid_gets_a_secret_nobody_knows(
         self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        """An authid missing from the file is refused."""
+        """An unknown authid fails like a wrong secret: no name probing."""
         path = write(
             tmp_path / "c.json",
             {"adder": {"role": "service", "secret": SECRET}},
@@ -214,9 +214,11 @@ class TestAuthenticator:
         monkeypatch.setenv(principals.CREDENTIALS_VARIABLE, str(path))
         authenticate = router_auth.create_authenticator({}, None)
 
-        with pytest.raises(Exception, match="no principal 'mallory'") as e:
-            authenticate("realm1", "mallory", {})
-        assert "wamp.error.not_authorized" == getattr(e.value, "error", None)
+        first = authenticate("realm1", "mallory", {})
+        second = authenticate("realm1", "mallory", {})
+
+        assert SECRET not in (first["secret"], second["secret"])
+        assert first["secret"] != second["secret"]
 
     def test_the_file_is_read_at_each_login(
         self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
