@@ -9,9 +9,12 @@ subscribers are on the router at once and get the same heartbeats: what
 the machine's other users do to one, they do to the other, and no
 subscriber runs while the other is idle.  The publishers offer a steady
 rate for a few seconds; a subscriber *keeps up* at that rate if 99% of
-what was published has reached it when the publishers finish, and all
-of it soon after.  The rate climbs by a factor until both fall behind,
-then narrows down on each one's highest rate that keeps up.
+what was published has reached it a quarter of a second (``--grace``)
+after the publishers finish, and all of it within the drain time: its
+backlog stayed small, and nothing was lost.  The rate climbs by a
+factor until both fall behind, then narrows down on each one's highest
+rate that keeps up.  From the CPU each process used at each step it
+also fits what one heartbeat costs each of them.
 
 The Monitor's count is ``simplepyms_heartbeats_received_total``, read
 from ``/metrics`` (gzipped, as Prometheus fetches it) every
@@ -82,10 +85,6 @@ class Step:
             and self.after_drain[subscriber] == self.sent
         )
 
-    def cost(self) -> dict[str, float]:
-        """CPU microseconds per heartbeat sent, by role."""
-        return {k: 1e6 * v / self.sent for k, v in self.cpu.items()}
-
     def line(self) -> str:
         """One line for the step table."""
         shares = "  ".join(
@@ -94,7 +93,8 @@ class Step:
             for name in self.at_end
         )
         cpu = " ".join(
-            f"{k} {v / self.window:3.0%}" for k, v in self.cpu.items()
+            f"{k} {max(0.0, v) / self.window:3.0%}"
+            for k, v in self.cpu.items()
         )
         return (
             f"  offered {self.offered:>8,.0f}/s sent {self.rate:>8,.0f}/s"
@@ -185,6 +185,7 @@ class Rig:
             next_read += every
 
         sent, elapsed = self.finished(seconds)
+        time.sleep(self.options.grace)
         at_end = self.counts()
         ended = time.monotonic()
         cpu_after = self.cpu()
@@ -209,13 +210,31 @@ class Rig:
                 return arrived
             if time.monotonic() > deadline:
                 return arrived
-            time.sleep(0.2)
+            time.sleep(0.5)
 
 
-def top_step(steps: list[Step], subscriber: str) -> Step | None:
-    """Return the fastest step *subscriber* kept up with, if any."""
-    kept = [s for s in steps if s.kept_up(subscriber)]
-    return max(kept, key=lambda s: s.rate, default=None)
+def cpu_cost(steps: list[Step], role: str, judge: str) -> str:
+    """Fit CPU share against rate, over the steps *judge* kept up with.
+
+    The slope is what one more heartbeat costs *role*; the intercept is
+    what it spends anyway (scrapes, sweeps, state saves for the Monitor).
+    Together they say what rate would fill one core.
+    """
+    kept = [s for s in steps if s.kept_up(judge)]
+    rates = [s.rate for s in kept]
+    if len(set(rates)) < 2:
+        return "too few steps kept up with to fit a CPU cost"
+    fit = statistics.linear_regression(
+        rates, [s.cpu[role] / s.window for s in kept]
+    )
+    if fit.slope <= 0:
+        return "no CPU cost that grows with the rate (too noisy)"
+    fixed = max(0.0, fit.intercept)
+    return (
+        f"{1e6 * fit.slope:.0f} us of CPU a heartbeat plus {fixed:.0%} of a"
+        f" core anyway; one whole core would absorb about"
+        f" {(1 - fixed) / fit.slope:,.0f}/s (fit over {len(kept)} steps)"
+    )
 
 
 def highest(steps: list[Step], subscriber: str) -> tuple[float, float]:
@@ -364,17 +383,14 @@ def measure(
     rig = build_rig(children, serializer, options)
     warm_up(rig)
     figures: dict[str, list[float]] = {name: [] for name in rig.subscribers}
-    costs: dict[str, list[float]] = {}
+    every: list[Step] = []
     start = options.start
     for round_ in range(1, options.rounds + 1):
         print(f" round {round_}", flush=True)
         steps = search(rig, start)
         for name in rig.subscribers:
             figures[name].append(highest(steps, name)[0])
-        top = top_step(steps, rig.subscribers[-1])
-        for role, micros in (top.cost() if top else {}).items():
-            if role != "others":
-                costs.setdefault(role, []).append(micros)
+        every.extend(steps)
         # Later rounds start just below where this one ended.
         kept = [v[-1] for v in figures.values() if v[-1] > 0]
         if kept:
@@ -386,15 +402,8 @@ def measure(
         )
     report_monitor(rig)
     children.stop_all()
-    print(
-        "  CPU per heartbeat at the fastest step kept up with (median):"
-        + ",".join(
-            f" {role} {statistics.median(v):.0f} us"
-            f" (one core: {1e6 / statistics.median(v):,.0f}/s)"
-            for role, v in costs.items()
-        ),
-        flush=True,
-    )
+    for role in ("router", *rig.subscribers):
+        print(f"  {role}: {cpu_cost(every, role, rig.subscribers[0])}")
     return figures
 
 
@@ -450,7 +459,13 @@ def parse_options() -> argparse.Namespace:
         help="distinct instances, shared among the publishers",
     )
     parser.add_argument(
-        "--seconds", type=float, default=5.0, help="length of one step"
+        "--seconds", type=float, default=6.0, help="length of one step"
+    )
+    parser.add_argument(
+        "--grace",
+        type=float,
+        default=0.25,
+        help="seconds after the step ends at which 99%% must have arrived",
     )
     parser.add_argument(
         "--drain",
@@ -508,7 +523,7 @@ def main() -> int:
         with Children(keep_logs=options.keep_logs) as children:
             for serializer in options.serializer:
                 results[serializer] = measure(children, serializer, options)
-    except BenchError as problem:
+    except (BenchError, OSError) as problem:
         print(f"e2e_bench: {problem}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -266,7 +266,7 @@ def main() -> int:
             story = (
                 None if options.no_frozen_session else probe.frozen_session()
             )
-    except BenchError as problem:
+    except (BenchError, OSError) as problem:
         print(f"latency_bench: {problem}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

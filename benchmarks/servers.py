@@ -15,6 +15,7 @@ import json
 import os
 import re
 import select
+import shutil
 import signal
 import socket
 import subprocess
@@ -259,15 +260,23 @@ class Children:
         if kind is not None or self._keep_logs:
             print(f"logs kept in {self.log_dir}")
         else:
-            for path in self.log_dir.iterdir():
-                path.unlink()
-            self.log_dir.rmdir()
+            shutil.rmtree(self.log_dir, ignore_errors=True)
 
     def start(self, argv: list[str], name: str, **options: Any) -> Child:
         """Start a child; it is stopped when the block ends."""
-        child = Child(argv, self.log_dir, name, **options)
+        child = Child(argv, self.log_dir, self.fresh(name), **options)
         self._started.append(child)
         return child
+
+    def fresh(self, name: str) -> str:
+        """Return *name*, or *name-N*, that no log or folder has yet."""
+        taken = {path.stem for path in self.log_dir.iterdir()}
+        number = 1
+        found = name
+        while found in taken:
+            number += 1
+            found = f"{name}-{number}"
+        return found
 
     def stop(self, child: Child) -> int:
         """Stop one child now; return its exit status."""
@@ -320,7 +329,7 @@ def start_router(children: Children, serializer: str = "default") -> Router:
     config = shipped_config(RouterConfig(host=LOOPBACK, port=port))
     paths = config["workers"][0]["transports"][0]["paths"]
     paths["ws"]["serializers"] = [serializer]
-    cbdir = children.log_dir / "crossbar"
+    cbdir = children.log_dir / children.fresh("crossbar")
     cbdir.mkdir()
     (cbdir / "config.json").write_text(json.dumps(config, indent=2))
     child = children.start(
@@ -380,6 +389,7 @@ def start_monitor(
 ) -> MonitorProcess:
     """Start a Monitor on *router* and wait until it has joined."""
     port = free_port()
+    name = children.fresh("monitor")
     child = children.start(
         [
             PYTHON,
@@ -393,10 +403,10 @@ def start_monitor(
             "--listen",
             f"{LOOPBACK}:{port}",
             "--state-file",
-            str(children.log_dir / "monitor.sqlite"),
+            str(children.log_dir / f"{name}.sqlite"),
             *extra,
         ],
-        "monitor",
+        name,
     )
     child.wait_for("router_connected", timeout=60)
     return MonitorProcess(child, port)
