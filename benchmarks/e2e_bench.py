@@ -443,7 +443,7 @@ def parse_options() -> argparse.Namespace:
         choices=["default", *SERIALIZERS],
         help="what the router offers: default (all three, each client"
         " picks; autobahn picks cbor) or only the one named;"
-        " default: %(default)s",
+        " default: default",
     )
     parser.add_argument(
         "--subscribers",
@@ -451,7 +451,9 @@ def parse_options() -> argparse.Namespace:
         choices=["both", NULL, MONITOR],
         help="which subscribers are on the router; default: %(default)s",
     )
-    parser.add_argument("--publishers", type=int, default=3)
+    parser.add_argument(
+        "--publishers", type=int, default=3, help="publisher processes"
+    )
     parser.add_argument(
         "--instances",
         type=int,
@@ -485,7 +487,9 @@ def parse_options() -> argparse.Namespace:
     parser.add_argument(
         "--factor", type=float, default=1.5, help="rate climbs by this"
     )
-    parser.add_argument("--max-rate", type=float, default=200_000.0)
+    parser.add_argument(
+        "--max-rate", type=float, default=200_000.0, help="stop climbing here"
+    )
     parser.add_argument(
         "--precision",
         type=float,
@@ -495,7 +499,9 @@ def parse_options() -> argparse.Namespace:
     parser.add_argument(
         "--narrowing", type=int, default=6, help="most narrowing steps"
     )
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="searches, for the medians"
+    )
     parser.add_argument(
         "--keep-logs",
         action="store_true",

@@ -222,7 +222,11 @@ def parse_options() -> argparse.Namespace:
         action="store_true",
         help="skip the round that watches a frozen service's session",
     )
-    parser.add_argument("--keep-logs", action="store_true")
+    parser.add_argument(
+        "--keep-logs",
+        action="store_true",
+        help="keep the children's logs (printed at the end)",
+    )
     options = parser.parse_args()
     if options.rounds < 1:
         parser.error("--rounds must be at least 1")
