@@ -257,6 +257,14 @@ def build_parser() -> argparse.ArgumentParser:
         "most instances tracked at once; more are refused",
         type=whole_number,
     )
+    env_option(
+        monitor,
+        "--max-instances-per-service",
+        "SIMPLEPYMS_MAX_INSTANCES_PER_SERVICE",
+        "1000",
+        "most instances of one service tracked at once",
+        type=whole_number,
+    )
     for flag, variable, default, text in (
         ("--alert-for", "SIMPLEPYMS_ALERT_FOR", "60", "the down alert's for:"),
         (
@@ -453,6 +461,7 @@ def _monitor(options: argparse.Namespace) -> int:
         timeout_factor=options.timeout_factor,
         retention=options.retention,
         max_instances=options.max_instances,
+        max_instances_per_service=options.max_instances_per_service,
         state_file=Path(state_file).expanduser() if state_file else None,
         authentication=authentication(options),
         web_config=Path(options.web_config) if options.web_config else None,

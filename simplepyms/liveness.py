@@ -42,7 +42,8 @@ class Seen(enum.Enum):
     CURRENT = "current"
     STALE = "stale"
     ENDED = "ended"
-    #: A new instance while the fleet already holds ``max_instances``.
+    #: A new instance while the fleet already holds ``max_instances``,
+    #: or its service ``max_instances_per_service``.
     REFUSED = "refused"
 
 
@@ -107,6 +108,9 @@ class Fleet:
     counters_decreased: int = 0
     paused_at: float | None = None
     max_instances: int = 20_000
+    #: So one service, or one stolen service credential, cannot fill
+    #: the fleet and keep every other service's new instances out.
+    max_instances_per_service: int = 1_000
     _instances: dict[tuple[str, str], Instance] = field(default_factory=dict)
     _by_service: dict[str, dict[str, Instance]] = field(default_factory=dict)
     _purged: dict[tuple[str, str], float] = field(default_factory=dict)
@@ -135,7 +139,9 @@ class Fleet:
         if known is None:
             if key in self._purged:
                 return Seen.ENDED
-            if len(self._instances) >= self.max_instances:
+            if len(self._instances) >= self.max_instances or len(
+                self._by_service.get(beat.service, ())
+            ) >= (self.max_instances_per_service):
                 return Seen.REFUSED
             return self._add(beat, now)
         if known.ended is State.STOPPED:

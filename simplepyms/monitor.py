@@ -42,7 +42,7 @@ DISCOVERY_GRACE = 1.0
 IGNORE_REASONS = ("stale", "ended")
 #: A counter that went down without a restart: the old value is kept.
 COUNTER_DECREASED = "counter_decreased"
-#: A new instance refused because the fleet holds max_instances already.
+#: A new instance refused: the fleet, or its service, is full already.
 FLEET_FULL = "too_many_instances"
 #: Sent under a service name that is not the publisher's own identity.
 SPOOFED = "spoofed"

@@ -51,7 +51,9 @@ def load(path: Path) -> dict[str, Principal]:
             message names the file and the entry, never a secret.
     """
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(
+            path.read_text(encoding="utf-8"), object_pairs_hook=_unique
+        )
     except OSError as problem:
         reason = problem.strerror or type(problem).__name__
         raise CredentialsError(
@@ -60,6 +62,14 @@ def load(path: Path) -> dict[str, Principal]:
     except (UnicodeDecodeError, json.JSONDecodeError) as problem:
         raise CredentialsError(
             f"credentials file {path} is not valid JSON: {problem}"
+        ) from None
+    except RecursionError:
+        raise CredentialsError(
+            f"credentials file {path} is nested too deeply"
+        ) from None
+    except _DuplicateKeyError as twice:
+        raise CredentialsError(
+            f"credentials file {path} names {twice.key!r} twice"
         ) from None
     if not isinstance(data, dict) or not data:
         raise CredentialsError(
@@ -81,9 +91,9 @@ def _principal(path: Path, authid: str, entry: object) -> Principal:
         raise CredentialsError(f"{where}: unknown keys {unknown}")
     role = entry.get("role")
     if role not in policy.ROLES:
+        # The value is not shown: it may be a secret in the wrong place.
         raise CredentialsError(
-            f"{where}: role must be one of {', '.join(policy.ROLES)},"
-            f" got {protocol.shown(role)}"
+            f"{where}: role must be one of {', '.join(policy.ROLES)}"
         )
     secret = entry.get("secret")
     if not isinstance(secret, str) or len(secret) < MIN_SECRET_LENGTH:
@@ -99,3 +109,20 @@ def _principal(path: Path, authid: str, entry: object) -> Principal:
         if authid in policy.RESERVED_SERVICE_NAMES:
             raise CredentialsError(f"{where}: the name is reserved")
     return Principal(authid=authid, role=role, secret=secret)
+
+
+class _DuplicateKeyError(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _unique(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    # json keeps the last of two equal keys; here that would silently
+    # swap one principal's role or secret for another's.
+    found: dict[str, object] = {}
+    for key, value in pairs:
+        if key in found:
+            raise _DuplicateKeyError(key)
+        found[key] = value
+    return found

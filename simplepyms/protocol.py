@@ -34,6 +34,9 @@ NUMBER_BYTES: Final = 24
 ENVELOPE_BYTES: Final = 256
 MAX_NAME_LENGTH: Final = 128
 MAX_INSTANCE_LENGTH: Final = 64
+#: The largest ``seq``: what a signed 64-bit integer holds, as SQLite,
+#: JSON parsers in other languages and the state file expect.
+MAX_SEQ: Final = 2**63 - 1
 MIN_INTERVAL: Final = 0.05
 MAX_INTERVAL: Final = 3600.0
 
@@ -373,8 +376,14 @@ def _instance(value: object) -> str:
 
 
 def _seq(value: object) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise ValueError(f"must be a non-negative integer, got {shown(value)}")
+    if (
+        not isinstance(value, int)
+        or isinstance(value, bool)
+        or not 0 <= value <= MAX_SEQ
+    ):
+        raise ValueError(
+            f"must be an integer from 0 to 2**63 - 1, got {shown(value)}"
+        )
     return value
 
 

@@ -17,8 +17,11 @@ from typing import Any
 
 from autobahn.twisted.wamp import ApplicationSession
 from autobahn.wamp.exception import ApplicationError
+from twisted.logger import Logger
 
 from simplepyms import policy, principals
+
+_log = Logger("simplepyms.router_auth")
 
 Authenticate = Callable[[str, str, dict[str, Any]], dict[str, str]]
 
@@ -34,16 +37,19 @@ def create_authenticator(config: dict[str, Any], controller: Any) -> Any:
         realm: str, authid: str, details: dict[str, Any]
     ) -> dict[str, str]:
         where = os.environ.get(principals.CREDENTIALS_VARIABLE)
-        if not where:
-            raise ApplicationError(
-                ApplicationError.AUTHENTICATION_FAILED,
-                f"{principals.CREDENTIALS_VARIABLE} is not set",
-            )
         try:
+            if not where:
+                raise principals.CredentialsError(  # noqa: TRY301
+                    f"{principals.CREDENTIALS_VARIABLE} is not set"
+                )
             known = principals.load(Path(where))
         except principals.CredentialsError as problem:
+            # The operator reads why in the router's log; the client,
+            # who may be anyone, learns only that it cannot log in now.
+            _log.error("credentials_unusable: {problem}", problem=problem)
             raise ApplicationError(
-                ApplicationError.AUTHENTICATION_FAILED, str(problem)
+                ApplicationError.AUTHENTICATION_FAILED,
+                "the router cannot check credentials just now",
             ) from None
         principal = known.get(authid)
         if principal is None:

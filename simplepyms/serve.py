@@ -104,6 +104,7 @@ def serve_monitor(
     timeout_factor: float,
     retention: float,
     max_instances: int,
+    max_instances_per_service: int = 1_000,
     state_file: Path | None,
     authentication: dict[str, Any] | None = None,
     web_config: Path | None = None,
@@ -116,6 +117,7 @@ def serve_monitor(
                 timeout_factor=timeout_factor,
                 retention=retention,
                 max_instances=max_instances,
+                max_instances_per_service=max_instances_per_service,
             )
         except ValueError as problem:
             raise UsageError(str(problem)) from problem

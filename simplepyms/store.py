@@ -100,7 +100,7 @@ class FleetStore:
                     "INSERT INTO restarts VALUES (?, ?)",
                     fleet.restarts.items(),
                 )
-        except sqlite3.Error as problem:
+        except (sqlite3.Error, OverflowError) as problem:
             raise StoreError(
                 f"cannot write state file {self.path}: {problem}"
             ) from problem

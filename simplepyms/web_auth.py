@@ -24,9 +24,6 @@ from twisted.web.server import Request
 REALM: Final = b"simplepyms"
 #: Remembered good credentials; the set is emptied when it grows past.
 CACHE_SIZE: Final = 256
-#: Checked against when the user is unknown, so that the answer takes as
-#: long as for a known user with a wrong password.
-_DUMMY_HASH: Final = bcrypt.hashpw(b"unused", bcrypt.gensalt(rounds=10))
 
 Check = Callable[[bytes, bytes], bool]
 
@@ -54,6 +51,11 @@ class BasicAuthGuard(resource.Resource):
         self._users = users
         self._passed: set[bytes] = set()
         self._defer_check = defer_check or threads.deferToThread
+        # Checked when the user is unknown, at the cost of the real
+        # hashes, so that the answer takes as long as for a known user
+        # with a wrong password.
+        rounds = max((_rounds(h) for h in users.values()), default=12)
+        self._dummy = bcrypt.hashpw(b"unused", bcrypt.gensalt(rounds=rounds))
 
     def render(self, request: Request) -> bytes | int:
         """Check the credentials, then render what was asked for."""
@@ -66,7 +68,7 @@ class BasicAuthGuard(resource.Resource):
         gone: list[bool] = []
         request.notifyFinish().addErrback(lambda _: gone.append(True))
         checked = self._defer_check(
-            bcrypt.checkpw, password, hashed or _DUMMY_HASH
+            bcrypt.checkpw, password, hashed or self._dummy
         )
         checked.addCallback(self._checked, request, token, hashed is not None)
         # bcrypt refuses passwords over 72 bytes: a refusal like any other.
@@ -120,3 +122,11 @@ def _token(user: bytes, password: bytes, hashed: bytes | None) -> bytes:
     # Keyed by the hash too: a changed hash drops what it let in.
     material = b"\0".join((user, password, hashed or b""))
     return hmac.digest(b"simplepyms-basic-auth", material, hashlib.sha256)
+
+
+def _rounds(hashed: bytes) -> int:
+    # $2b$12$...: the cost is the third field.
+    try:
+        return min(max(int(hashed.split(b"$")[2]), 4), 31)
+    except (IndexError, ValueError):
+        return 12

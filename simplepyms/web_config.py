@@ -20,6 +20,7 @@ it gets is a mistake worth a line.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -41,7 +42,10 @@ _TLS_KEYS: Final = frozenset(
     | {"min_version", "max_version"}
 )
 _TOP_KEYS: Final = frozenset({"tls_server_config", "basic_auth_users"})
-_BCRYPT_PREFIXES: Final = ("$2a$", "$2b$", "$2y$")
+#: $2b$, the cost in two digits, then 22 characters of salt and 31 of hash.
+_BCRYPT: Final = re.compile(
+    r"\$2[aby]\$(0[4-9]|[12][0-9]|3[01])\$[./A-Za-z0-9]{53}"
+)
 
 
 class WebConfigError(ValueError):
@@ -81,6 +85,10 @@ def load(path: Path) -> WebConfig:
         reason = problem.strerror or type(problem).__name__
         raise WebConfigError(
             f"cannot read web config {path}: {reason}"
+        ) from None
+    except RecursionError:
+        raise WebConfigError(
+            f"web config {path} is nested too deeply"
         ) from None
     except (UnicodeDecodeError, yaml.YAMLError) as problem:
         first = str(problem).splitlines()[0]
@@ -153,9 +161,7 @@ def _users(data: object, where: str) -> dict[str, bytes]:
                 f"{where}: user names must be non-empty text without ':',"
                 f" got {user!r}"
             )
-        if not isinstance(hashed, str) or not hashed.startswith(
-            _BCRYPT_PREFIXES
-        ):
+        if not isinstance(hashed, str) or not _BCRYPT.fullmatch(hashed):
             # Never echo the value: it may be a password typed by mistake.
             raise WebConfigError(
                 f"{where}.{user} must be a bcrypt hash ($2y$..., as"

@@ -27,6 +27,17 @@ class TestFleetSize:
         assert Seen.CURRENT == fleet.heartbeat(beat(instance="a1", seq=2), T0)
         assert 2 == len(fleet)
 
+    def test_one_service_cannot_fill_the_fleet(self) -> None:
+        """Past max_instances_per_service only that service is refused."""
+        fleet = Fleet(max_instances=10, max_instances_per_service=2)
+        fleet.heartbeat(beat(instance="a1"), T0)
+        fleet.heartbeat(beat(instance="a2"), T0)
+
+        assert Seen.REFUSED == fleet.heartbeat(beat(instance="a3"), T0)
+        assert Seen.NEW == fleet.heartbeat(
+            beat(service="clock", instance="c1"), T0
+        )
+
     def test_purging_makes_room_again(self) -> None:
         """Once an ended instance is forgotten, a new one fits."""
         fleet = Fleet(max_instances=1, retention=10)

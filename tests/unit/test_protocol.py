@@ -88,6 +88,18 @@ class TestParseHeartbeat:
         """A sequence number of 0 is a non-negative integer."""
         assert 0 == protocol.parse_heartbeat(payload(seq=0)).seq
 
+    def test_seq_past_64_bits_refused(self) -> None:
+        """2**63 cannot be stored: refused as bad_field, 2**63 - 1 kept."""
+        raw = payload()
+        raw["seq"] = 2**63
+
+        with pytest.raises(protocol.InvalidHeartbeat) as refused:
+            protocol.parse_heartbeat(raw)
+        assert "bad_field" == refused.value.reason
+        assert (
+            2**63 - 1 == protocol.parse_heartbeat(payload(seq=2**63 - 1)).seq
+        )
+
     def test_exactly_max_metrics_accepted(self) -> None:
         """A heartbeat carrying exactly MAX_METRICS metrics is kept."""
         metrics = {f"m{i}": i for i in range(protocol.MAX_METRICS)}

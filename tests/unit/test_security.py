@@ -141,6 +141,7 @@ class TestPrincipals:
             ({}, "must hold a JSON object"),
             ({"a": "x"}, "entry 'a': must be an object"),
             ({"a": {"role": "root", "secret": SECRET}}, "role must be one"),
+            ({"a": {"role": SECRET, "secret": "admin"}}, "role must be one"),
             ({"a": {"role": "service", "secret": "short"}}, "at least 16"),
             ({"a": {"role": "service"}}, "at least 16"),
             (
@@ -169,6 +170,23 @@ class TestPrincipals:
         assert complaint in str(raised.value)
         assert str(path) in str(raised.value)
         assert SECRET not in str(raised.value)
+
+    def test_a_name_given_twice_is_refused(self, tmp_path: Path) -> None:
+        """Two entries for one authid: an error, not the last one wins."""
+        path = tmp_path / "c.json"
+        entry = json.dumps({"role": "service", "secret": SECRET})
+        path.write_text(f'{{"a": {entry}, "a": {entry}}}')
+
+        with pytest.raises(principals.CredentialsError, match="'a' twice"):
+            principals.load(path)
+
+    def test_deep_nesting_is_one_error(self, tmp_path: Path) -> None:
+        """A pathologically nested file is refused, not a RecursionError."""
+        path = tmp_path / "c.json"
+        path.write_text("[" * 100_000 + "]" * 100_000)
+
+        with pytest.raises(principals.CredentialsError, match="nested"):
+            principals.load(path)
 
     def test_unreadable_and_malformed_files(self, tmp_path: Path) -> None:
         """A missing file and a non-JSON file each get one clear line."""
@@ -219,6 +237,21 @@ class TestAuthenticator:
 
         assert SECRET not in (first["secret"], second["secret"])
         assert first["secret"] != second["secret"]
+
+    def test_a_broken_file_tells_the_client_nothing(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The client learns no path, entry or value from a broken file."""
+        path = write(
+            tmp_path / "c.json", {"adder": {"role": SECRET, "secret": "x"}}
+        )
+        monkeypatch.setenv(principals.CREDENTIALS_VARIABLE, str(path))
+        authenticate = router_auth.create_authenticator({}, None)
+
+        with pytest.raises(Exception, match="cannot check credentials") as e:
+            authenticate("realm1", "adder", {})
+        assert str(path) not in str(e.value)
+        assert SECRET not in str(e.value)
 
     def test_the_file_is_read_at_each_login(
         self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch

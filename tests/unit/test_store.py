@@ -21,6 +21,20 @@ def path(tmp_path: Path) -> Path:
 
 
 class TestFleetStore:
+    def test_a_number_sqlite_cannot_hold_is_a_store_error(
+        self, path: Path
+    ) -> None:
+        """A value past 64 bits fails the save as StoreError, so it is
+        counted and the saver runs on."""
+        fleet = Fleet()
+        fleet.heartbeat(beat(instance="a1"), T0)
+        inst = fleet.get("adder", "a1")
+        assert inst is not None
+        inst.seq = 2**64
+
+        with pytest.raises(StoreError, match="cannot write state file"):
+            FleetStore(path).save(fleet)
+
     def test_round_trip_keeps_every_instance_and_its_state(
         self, path: Path
     ) -> None:

@@ -130,6 +130,15 @@ class TestLoad:
             web_config.load(path)
         assert "hunter2" not in str(e.value)
 
+    def test_a_truncated_hash_is_refused(self, tmp_path: Path) -> None:
+        """A hash cut short would refuse every scrape: refused at start."""
+        path = config_file(
+            tmp_path, "basic_auth_users:\n  prometheus: $2b$12$short\n"
+        )
+
+        with pytest.raises(web_config.WebConfigError, match="bcrypt hash"):
+            web_config.load(path)
+
     def test_a_missing_file(self, tmp_path: Path) -> None:
         """A file that is not there is one clear error."""
         with pytest.raises(web_config.WebConfigError, match="cannot read"):
