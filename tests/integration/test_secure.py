@@ -102,6 +102,30 @@ class Secure:
         lines = done.stdout.strip().splitlines()
         return done.returncode, json.loads(lines[-1]) if lines else None
 
+    def run(
+        self, argv: list[str], secret_file: Path, **env: str
+    ) -> subprocess.CompletedProcess[str]:
+        """Run *argv* to its end with *secret_file* as its secret; log it."""
+        done = subprocess.run(
+            argv,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={
+                **_base_env(),
+                "SIMPLEPYMS_SECRET_FILE": str(secret_file),
+                **env,
+            },
+            check=False,
+        )
+        log = self.logs / f"command-{secrets.token_hex(4)}.log"
+        log.write_text(done.stdout + done.stderr)
+        return done
+
+    def stop_command(self) -> list[str]:
+        """``simplepyms stop vault`` on this router."""
+        return simplepyms("stop", SERVICE, "--router-url", self.url)
+
     def as_(self, authid: str, *argv: str) -> object:
         """Run the client as *authid* with its right secret; return output."""
         status, output = self.client(authid, self.secrets[authid], *argv)
@@ -227,19 +251,11 @@ class TestLogin:
         """The Monitor refused by the router says so and exits 2."""
         wrong = secure.logs / "wrong-monitor.secret"
         wrong.write_text("this-is-not-the-monitor-secret\n")
-        done = subprocess.run(
+        done = secure.run(
             secure.monitor_argv(free_port()),
-            capture_output=True,
-            text=True,
-            timeout=60,
-            env={
-                **_base_env(),
-                "SIMPLEPYMS_SECRET_FILE": str(wrong),
-                "SIMPLEPYMS_LOG_FORMAT": "json",
-            },
-            check=False,
+            wrong,
+            SIMPLEPYMS_LOG_FORMAT="json",
         )
-        (secure.logs / "wrong-monitor.log").write_text(done.stderr)
 
         assert 2 == done.returncode
         assert "refused the Monitor: wamp.error.not_authorized" in done.stderr
@@ -249,17 +265,7 @@ class TestLogin:
         self, secure: Secure, tmp_path: Path
     ) -> None:
         """A secret file that is not there: one line, status 2."""
-        done = subprocess.run(
-            simplepyms("stop", SERVICE, "--router-url", secure.url),
-            capture_output=True,
-            text=True,
-            timeout=30,
-            env={
-                **_base_env(),
-                "SIMPLEPYMS_SECRET_FILE": str(tmp_path / "missing"),
-            },
-            check=False,
-        )
+        done = secure.run(secure.stop_command(), tmp_path / "missing")
 
         assert 2 == done.returncode
         assert 1 == len(done.stderr.strip().splitlines())
@@ -271,14 +277,7 @@ class TestLogin:
         """The operator with a wrong secret hears that the router refused."""
         wrong = tmp_path / "wrong.secret"
         wrong.write_text("this-is-not-the-admin-secret\n")
-        done = subprocess.run(
-            simplepyms("stop", SERVICE, "--router-url", secure.url),
-            capture_output=True,
-            text=True,
-            timeout=30,
-            env={**_base_env(), "SIMPLEPYMS_SECRET_FILE": str(wrong)},
-            check=False,
-        )
+        done = secure.run(secure.stop_command(), wrong)
 
         assert 2 == done.returncode
         assert [
@@ -291,16 +290,9 @@ class TestLogin:
         self, secure: Secure
     ) -> None:
         """A Monitor that may not hear heartbeats exits 2 and says why."""
-        done = subprocess.run(
+        done = secure.run(
             [*secure.monitor_argv(free_port()), "--authid", "admin"],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            env={
-                **_base_env(),
-                "SIMPLEPYMS_SECRET_FILE": str(secure.secret_file("admin")),
-            },
-            check=False,
+            secure.secret_file("admin"),
         )
 
         assert 2 == done.returncode
@@ -371,17 +363,7 @@ class TestRoles:
         self, secure: Secure, vault: Process
     ) -> None:
         """``simplepyms stop`` as admin works; the service exits 0."""
-        done = subprocess.run(
-            simplepyms("stop", SERVICE, "--router-url", secure.url),
-            capture_output=True,
-            text=True,
-            timeout=30,
-            env={
-                **_base_env(),
-                "SIMPLEPYMS_SECRET_FILE": str(secure.secret_file("admin")),
-            },
-            check=False,
-        )
+        done = secure.run(secure.stop_command(), secure.secret_file("admin"))
 
         assert 0 == done.returncode, done.stderr
         assert "ok" == json.loads(done.stdout)["stop"]
