@@ -14,7 +14,6 @@ same families.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterable, Iterator
 
 from prometheus_client import generate_latest
@@ -46,18 +45,20 @@ def number(value: float) -> str:
     Like Go, and so like prometheus_client, a positive value with more
     than six digits before the point is written with an exponent.
     """
-    value = float(value)
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    text = repr(value)
-    whole, point, fraction = text.partition(".")
-    if value <= 0 or not point or len(whole) <= 6:
+    text = repr(float(value))
+    # Only "nan", "inf" and "-inf" hold an n.
+    if "n" in text:
+        return _SPECIAL[text]
+    point = text.find(".")
+    # No point means repr chose an exponent already.
+    if point <= 6 or value < 0:
         return text
-    digits = (whole + fraction).rstrip("0")
+    digits = (text[:point] + text[point + 1 :]).rstrip("0")
     mantissa = f"{digits[0]}.{digits[1:]}" if len(digits) > 1 else digits
-    return f"{mantissa}e+{len(whole) - 1:02d}"
+    return f"{mantissa}e+{point - 1:02d}"
+
+
+_SPECIAL = {"nan": "NaN", "inf": "+Inf", "-inf": "-Inf"}
 
 
 def header(name: str, documentation: str, kind: str) -> str:
