@@ -95,13 +95,9 @@ class _Lines:
     """The text kept for one instance between scrapes."""
 
     inst: Instance
-    labels: dict[str, str]
     pairs: str
     #: The up line for 0 and for 1.
     up: tuple[str, str]
-    uptime_head: str
-    #: What each :data:`_FIXED` line starts with, up to its value.
-    heads: tuple[str, ...]
     #: The values behind :attr:`fixed` and :attr:`carried`, as written.
     values: tuple[float, ...] = ()
     metrics: dict[str, float] = field(default_factory=dict)
@@ -111,8 +107,8 @@ class _Lines:
     fixed: tuple[str, ...] = ()
     #: The line of each carried metric, by name, as carried.
     carried: dict[str, str] = field(default_factory=dict)
-    #: The four state lines, by current state, written when first needed.
-    states: dict[State, str] = field(default_factory=dict)
+    #: The state the four state lines were last written for, and them.
+    states: tuple[State | None, str] = (None, "")
 
     @classmethod
     def of(cls, inst: Instance) -> _Lines:
@@ -122,28 +118,33 @@ class _Lines:
         )
         return cls(
             inst=inst,
-            labels={
-                "service": inst.service,
-                "service_instance": inst.instance,
-            },
             pairs=pairs,
             up=(
                 f"{PREFIX}up{{{pairs}}} 0.0\n",
                 f"{PREFIX}up{{{pairs}}} 1.0\n",
             ),
-            uptime_head=f"{PREFIX}uptime_seconds{{{pairs}}} ",
-            heads=tuple(f"{each.sample_name}{{{pairs}}} " for each in _FIXED),
         )
+
+    @property
+    def labels(self) -> dict[str, str]:
+        """The instance's labels, for a sample."""
+        return {
+            "service": self.inst.service,
+            "service_instance": self.inst.instance,
+        }
 
     def refresh(self, values: tuple[float, ...]) -> None:
         """Write again each line whose value has changed."""
+        pairs = self.pairs
         if values != self.values:
             before = self.values or (None,) * len(values)
             lines = self.fixed or ("",) * len(values)
             self.fixed = tuple(
-                line if _same(new, old) else f"{head}{number(new)}\n"
-                for head, new, old, line in zip(
-                    self.heads, values, before, lines, strict=True
+                line
+                if _same(new, old)
+                else f"{family.sample_name}{{{pairs}}} {number(new)}\n"
+                for family, new, old, line in zip(
+                    _FIXED, values, before, lines, strict=True
                 )
             )
             self.values = values
@@ -158,7 +159,7 @@ class _Lines:
         for name, new in metrics.items():
             line = lines_by_name.get(name)
             if line is None or not _same(new, before_metrics[name]):
-                line = f"{name}{{{self.pairs}}} {number(new)}\n"
+                line = f"{name}{{{pairs}}} {number(new)}\n"
             carried[name] = line
         self.metrics = dict(metrics)
         self.source = metrics
@@ -166,15 +167,19 @@ class _Lines:
 
     def state_lines(self, current: State) -> str:
         """Return the four state lines with *current* at 1."""
-        text = self.states.get(current)
-        if text is None:
+        written, text = self.states
+        if written is not current:
             text = "".join(
                 f'{PREFIX}state{{{self.pairs},state="{each.value}"}}'
                 f" {1.0 if each is current else 0.0}\n"
                 for each in State
             )
-            self.states[current] = text
+            self.states = (current, text)
         return text
+
+    def uptime_line(self, uptime: float) -> str:
+        """Return the uptime line: judged at each scrape, never kept."""
+        return f"{PREFIX}uptime_seconds{{{self.pairs}}} {number(uptime)}\n"
 
 
 class _Row(NamedTuple):
@@ -233,7 +238,7 @@ class FleetCollector(Collector):
             f"{PREFIX}uptime_seconds",
             "How long the instance has run.",
             "gauge",
-            [f"{row.lines.uptime_head}{number(row.uptime)}\n" for row in rows],
+            [row.lines.uptime_line(row.uptime) for row in rows],
             lambda: [
                 _sample(f"{PREFIX}uptime_seconds", row, row.uptime)
                 for row in rows
@@ -309,7 +314,7 @@ def _fixed(index: int, rows: list[_Row]) -> TextFamily:
 
 
 def _sample(name: str, row: _Row, value: float) -> Sample:
-    return Sample(name, dict(row.lines.labels), value)
+    return Sample(name, row.lines.labels, value)
 
 
 def _state_samples(rows: list[_Row]) -> list[Sample]:
