@@ -70,7 +70,7 @@ def header(name: str, documentation: str, kind: str) -> str:
 class TextFamily(Metric):
     """A metric family that brings its exposition lines along.
 
-    :func:`render` writes :attr:`text` as it is.  Any other reader gets
+    :func:`render` writes :attr:`lines` as they are.  Any other reader gets
     ``samples`` as usual: they are built from *build* the first time
     they are read, so a scrape through :func:`render` never pays for
     them.
@@ -95,7 +95,8 @@ class TextFamily(Metric):
         self._build = build
         super().__init__(name, documentation, kind)
         exposed = f"{name}_total" if kind == "counter" else name
-        self.text = header(exposed, documentation, kind) + "".join(lines)
+        #: The HELP and TYPE lines, then the sample lines.
+        self.lines = [header(exposed, documentation, kind), *lines]
 
     @property
     def samples(self) -> list[Sample]:
@@ -129,10 +130,11 @@ def render(registry: Collector) -> bytes:
     formatted by prometheus_client, so the result equals
     ``generate_latest(registry)``.
     """
-    parts: list[bytes] = []
+    # One join and one encoding for the whole page: it is large.
+    parts: list[str] = []
     for family in registry.collect():
         if isinstance(family, TextFamily):
-            parts.append(family.text.encode("utf-8"))
+            parts.extend(family.lines)
         else:
-            parts.append(generate_latest(_One(family)))
-    return b"".join(parts)
+            parts.append(generate_latest(_One(family)).decode("utf-8"))
+    return "".join(parts).encode("utf-8")
