@@ -354,16 +354,24 @@ def _per_service(
 
 def _carried(rows: list[_Row]) -> Iterator[TextFamily]:
     """Yield one family per carried name, in the order first carried."""
+    shown = [row.lines.carried for row in rows if row.state.alive]
+    names = shown[0].keys() if shown else {}.keys()
+    if all(carried.keys() == names for carried in shown):
+        # The usual fleet: every live instance carries the same names,
+        # so each family takes one line from each, in fleet order.
+        for name in names:
+            yield _carried_family(
+                name, [carried[name] for carried in shown], rows
+            )
+        return
+
     lines: dict[str, list[str]] = {}
-    for row in rows:
-        if not row.state.alive:
-            continue
-        for name, line in row.lines.carried.items():
+    for carried in shown:
+        for name, line in carried.items():
             family = lines.get(name)
             if family is None:
                 lines[name] = family = []
             family.append(line)
-
     for name, family_lines in lines.items():
         yield _carried_family(name, family_lines, rows)
 
