@@ -2,11 +2,11 @@
 
 The families are built afresh on every scrape, so an instance the
 Monitor forgets is gone from the next ``/metrics`` at once.  What is
-kept from one scrape to the next is only text: each instance's lines
-for the values that change with its heartbeats, written again when a
-heartbeat changed them.  The state, ``up``, uptime and which carried
-metrics are shown are judged again at every scrape, because they change
-with time alone.
+kept from one scrape to the next is each instance's lines for the
+values that change with its heartbeats, and those values; a line is
+written again when its value changed.  The state, ``up``, uptime and
+which carried metrics are shown are judged again at every scrape,
+because they change with time alone.
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ from simplepyms.exposition import TextFamily, label_pairs, number
 from simplepyms.liveness import Fleet, Instance, State
 from simplepyms.protocol import is_counter
 
-LABELS = ["service", "service_instance"]
 PREFIX = "simplepyms_service_"
 CARRIED_HELP = "Carried in heartbeats."
 
@@ -188,7 +187,8 @@ class _Row(NamedTuple):
     lines: _Lines
     state: State
     uptime: float
-    #: The values and carried metrics that ``lines`` were written from.
+    #: The values and carried metrics, read from the instance itself
+    #: rather than from ``lines``: samples never depend on kept text.
     values: tuple[float, ...]
     metrics: dict[str, float]
 
@@ -259,15 +259,16 @@ class FleetCollector(Collector):
             lines = kept.get(id(inst))
             if lines is None:
                 lines = _Lines.of(inst)
-            lines.refresh(_heartbeat_values(inst))
+            values = _heartbeat_values(inst)
+            lines.refresh(values)
             fresh[id(inst)] = lines
             rows.append(
                 _Row(
                     lines,
                     fleet.state(inst, now),
                     fleet.uptime(inst, now),
-                    lines.values,
-                    lines.metrics,
+                    values,
+                    inst.metrics,
                 )
             )
         # Whatever the fleet forgot is forgotten here too.

@@ -217,6 +217,21 @@ class TestFleetText:
             lines_with(text, "queue_depth{")
         )
 
+    def test_next_heartbeat_shows_at_next_scrape(
+        self, monitor: Monitor, clock: Clock, registry: CollectorRegistry
+    ) -> None:
+        """The heartbeat count and receipt time move on after a scrape."""
+        monitor.on_heartbeat(payload(seq=1))
+        render(registry)
+        clock.advance(2.0)
+        monitor.on_heartbeat(payload(seq=2, sent=T0 + 2.0))
+
+        text = render(registry).decode("utf-8")
+
+        beats = lines_with(text, "heartbeats_total{")
+        seen = lines_with(text, "last_seen_timestamp_seconds{")
+        assert [" 2.0", " 1002.0"] == [beats[0][-4:], seen[0][-7:]]
+
     def test_sign_of_zero_shows(
         self, monitor: Monitor, registry: CollectorRegistry
     ) -> None:
