@@ -39,6 +39,14 @@ debian-packages:
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
 
+# Every benchmarks/*_bench.py, one after another: figures, not tests.
+# scrape_bench.py compares with Pushgateway, from Debian.
+.PHONY: bench
+bench: $(STAMP)
+	@command -v prometheus-pushgateway >/dev/null || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus-pushgateway; }
+	set -e; for script in benchmarks/*_bench.py; do echo "== $$script"; $(BIN)/python $$script; done
+
 # The long property-based run: 10,000 examples a property (about an hour).
 .PHONY: test-long
 test-long: $(STAMP)

@@ -1,24 +1,196 @@
 """The Prometheus collector that turns the fleet into metric families.
 
 The families are built afresh on every scrape, so an instance the
-Monitor forgets is gone from the next ``/metrics`` at once.
+Monitor forgets is gone from the next ``/metrics`` at once.  What is
+kept from one scrape to the next is each instance's lines for the
+values that change with its heartbeats, and those values; a line is
+written again when its value changed.  The state, ``up``, uptime and
+which carried metrics are shown are judged again at every scrape,
+because they change with time alone.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import NamedTuple
 
-from prometheus_client.core import (
-    CounterMetricFamily,
-    GaugeMetricFamily,
-    Metric,
-)
+from prometheus_client.core import Metric
 from prometheus_client.registry import Collector
+from prometheus_client.samples import Sample
 
-from simplepyms.liveness import Fleet, State
+from simplepyms.exposition import TextFamily, label_pairs, number
+from simplepyms.liveness import Fleet, Instance, State
 from simplepyms.protocol import is_counter
 
-LABELS = ["service", "service_instance"]
+PREFIX = "simplepyms_service_"
+CARRIED_HELP = "Carried in heartbeats."
+
+
+class _Fixed(NamedTuple):
+    """A per-instance family whose value changes only with heartbeats."""
+
+    name: str
+    documentation: str
+    kind: str
+
+    @property
+    def sample_name(self) -> str:
+        """The name each sample line starts with."""
+        return f"{self.name}_total" if self.kind == "counter" else self.name
+
+
+#: The families written from :func:`_heartbeat_values`, in its order.
+_FIXED = (
+    _Fixed(
+        f"{PREFIX}last_seen_timestamp_seconds",
+        "When the Monitor last received a heartbeat from the instance.",
+        "gauge",
+    ),
+    _Fixed(
+        f"{PREFIX}start_time_seconds",
+        "When the instance started, by the instance's own clock.",
+        "gauge",
+    ),
+    _Fixed(
+        f"{PREFIX}heartbeat_interval_seconds",
+        "How often the instance says it heartbeats.",
+        "gauge",
+    ),
+    _Fixed(
+        f"{PREFIX}clock_skew_seconds",
+        "Monitor receive time minus instance send time, last heartbeat.",
+        "gauge",
+    ),
+    _Fixed(
+        f"{PREFIX}heartbeats",
+        "Heartbeats accepted from the instance.",
+        "counter",
+    ),
+)
+
+
+def _heartbeat_values(inst: Instance) -> tuple[float, ...]:
+    """Return the values of the :data:`_FIXED` families for *inst*."""
+    return (
+        inst.last_seen,
+        inst.started,
+        inst.interval,
+        inst.last_seen - inst.last_sent,
+        inst.heartbeats,
+    )
+
+
+def _same(new: float, old: float | None) -> bool:
+    """Whether *new* is written as *old* was: equal, and of the same sign."""
+    if old is None or new != old:
+        return False
+    return new != 0 or math.copysign(1.0, new) == math.copysign(1.0, old)
+
+
+@dataclass(slots=True)
+class _Lines:
+    """The text kept for one instance between scrapes."""
+
+    inst: Instance
+    pairs: str
+    #: The up line for 0 and for 1.
+    up: tuple[str, str]
+    #: The values behind :attr:`fixed` and :attr:`carried`, as written.
+    values: tuple[float, ...] = ()
+    metrics: dict[str, float] = field(default_factory=dict)
+    #: The instance's dict that :attr:`metrics` was copied from.
+    source: dict[str, float] | None = None
+    #: One line per :data:`_FIXED` family, in that order.
+    fixed: tuple[str, ...] = ()
+    #: The line of each carried metric, by name, as carried.
+    carried: dict[str, str] = field(default_factory=dict)
+    #: The state the four state lines were last written for, and them.
+    states: tuple[State | None, str] = (None, "")
+
+    @classmethod
+    def of(cls, inst: Instance) -> _Lines:
+        """Start the lines of *inst*: those that never change."""
+        pairs = label_pairs(
+            (("service", inst.service), ("service_instance", inst.instance))
+        )
+        return cls(
+            inst=inst,
+            pairs=pairs,
+            up=(
+                f"{PREFIX}up{{{pairs}}} 0.0\n",
+                f"{PREFIX}up{{{pairs}}} 1.0\n",
+            ),
+        )
+
+    @property
+    def labels(self) -> dict[str, str]:
+        """The instance's labels, for a sample."""
+        return {
+            "service": self.inst.service,
+            "service_instance": self.inst.instance,
+        }
+
+    def refresh(self, values: tuple[float, ...]) -> None:
+        """Write again each line whose value has changed."""
+        pairs = self.pairs
+        if values != self.values:
+            before = self.values or (None,) * len(values)
+            lines = self.fixed or ("",) * len(values)
+            self.fixed = tuple(
+                line
+                if _same(new, old)
+                else f"{family.sample_name}{{{pairs}}} {number(new)}\n"
+                for family, new, old, line in zip(
+                    _FIXED, values, before, lines, strict=True
+                )
+            )
+            self.values = values
+
+        metrics = self.inst.metrics
+        # Each heartbeat brings a new dict; equal dicts alone would hide
+        # a value going from 0.0 to -0.0.
+        if metrics is self.source and metrics == self.metrics:
+            return
+        before_metrics, lines_by_name = self.metrics, self.carried
+        carried = {}
+        for name, new in metrics.items():
+            line = lines_by_name.get(name)
+            if line is None or not _same(new, before_metrics[name]):
+                line = f"{name}{{{pairs}}} {number(new)}\n"
+            carried[name] = line
+        self.metrics = dict(metrics)
+        self.source = metrics
+        self.carried = carried
+
+    def state_lines(self, current: State) -> str:
+        """Return the four state lines with *current* at 1."""
+        written, text = self.states
+        if written is not current:
+            text = "".join(
+                f'{PREFIX}state{{{self.pairs},state="{each.value}"}}'
+                f" {1.0 if each is current else 0.0}\n"
+                for each in State
+            )
+            self.states = (current, text)
+        return text
+
+    def uptime_line(self, uptime: float) -> str:
+        """Return the uptime line: judged at each scrape, never kept."""
+        return f"{PREFIX}uptime_seconds{{{self.pairs}}} {number(uptime)}\n"
+
+
+class _Row(NamedTuple):
+    """One instance as judged at one scrape."""
+
+    lines: _Lines
+    state: State
+    uptime: float
+    #: The values and carried metrics, read from the instance itself
+    #: rather than from ``lines``: samples never depend on kept text.
+    values: tuple[float, ...]
+    metrics: dict[str, float]
 
 
 class FleetCollector(Collector):
@@ -32,6 +204,9 @@ class FleetCollector(Collector):
     def __init__(self, fleet: Fleet, clock: Callable[[], float]) -> None:
         self._fleet = fleet
         self._clock = clock
+        #: By id() of the instance; each _Lines holds its instance, so
+        #: no id is reused while its entry is kept.
+        self._kept: dict[int, _Lines] = {}
 
     def describe(self) -> list[Metric]:
         """Describe nothing, so registering does not call collect()."""
@@ -39,94 +214,181 @@ class FleetCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         """Yield the families for the fleet as it is now."""
-        now = self._clock()
-        fleet = self._fleet
+        rows = self._judge(self._clock())
 
-        up = _gauge("up", "1 while the instance heartbeats in time.")
-        state = GaugeMetricFamily(
-            "simplepyms_service_state",
+        yield TextFamily(
+            f"{PREFIX}up",
+            "1 while the instance heartbeats in time.",
+            "gauge",
+            [row.lines.up[row.state.alive] for row in rows],
+            lambda: [
+                _sample(f"{PREFIX}up", row, 1.0 if row.state.alive else 0.0)
+                for row in rows
+            ],
+        )
+        yield TextFamily(
+            f"{PREFIX}state",
             "1 for the instance's current state, 0 for the others.",
-            labels=[*LABELS, "state"],
+            "gauge",
+            [row.lines.state_lines(row.state) for row in rows],
+            lambda: _state_samples(rows),
         )
-        last_seen = _gauge(
-            "last_seen_timestamp_seconds",
-            "When the Monitor last received a heartbeat from the instance.",
+        yield _fixed(0, rows)
+        yield TextFamily(
+            f"{PREFIX}uptime_seconds",
+            "How long the instance has run.",
+            "gauge",
+            [row.lines.uptime_line(row.uptime) for row in rows],
+            lambda: [
+                _sample(f"{PREFIX}uptime_seconds", row, row.uptime)
+                for row in rows
+            ],
         )
-        uptime = _gauge("uptime_seconds", "How long the instance has run.")
-        start = _gauge(
-            "start_time_seconds",
-            "When the instance started, by the instance's own clock.",
-        )
-        interval = _gauge(
-            "heartbeat_interval_seconds",
-            "How often the instance says it heartbeats.",
-        )
-        skew = _gauge(
-            "clock_skew_seconds",
-            "Monitor receive time minus instance send time, last heartbeat.",
-        )
-        beats = CounterMetricFamily(
-            "simplepyms_service_heartbeats",
-            "Heartbeats accepted from the instance.",
-            labels=LABELS,
-        )
-        carried: dict[str, GaugeMetricFamily | CounterMetricFamily] = {}
-        live: dict[str, int] = {}
+        for index in range(1, len(_FIXED)):
+            yield _fixed(index, rows)
+        yield from self._services(rows)
+        yield from _carried(rows)
 
+    def _judge(self, now: float) -> list[_Row]:
+        """Judge every instance at *now*; keep lines for those tracked."""
+        fleet = self._fleet
+        kept = self._kept
+        fresh: dict[int, _Lines] = {}
+        rows = []
         for inst in fleet:
-            labels = [inst.service, inst.instance]
-            current = fleet.state(inst, now)
-            live[inst.service] = live.get(inst.service, 0) + current.alive
-            up.add_metric(labels, 1.0 if current.alive else 0.0)
-            for each in State:
-                state.add_metric(
-                    [*labels, each.value], 1.0 if each is current else 0.0
+            lines = kept.get(id(inst))
+            if lines is None:
+                lines = _Lines.of(inst)
+            values = _heartbeat_values(inst)
+            lines.refresh(values)
+            fresh[id(inst)] = lines
+            rows.append(
+                _Row(
+                    lines,
+                    fleet.state(inst, now),
+                    fleet.uptime(inst, now),
+                    values,
+                    inst.metrics,
                 )
-            last_seen.add_metric(labels, inst.last_seen)
-            uptime.add_metric(labels, fleet.uptime(inst, now))
-            start.add_metric(labels, inst.started)
-            interval.add_metric(labels, inst.interval)
-            skew.add_metric(labels, inst.last_seen - inst.last_sent)
-            beats.add_metric(labels, inst.heartbeats)
-            if current.alive:
-                _carry(carried, labels, inst.metrics)
+            )
+        # Whatever the fleet forgot is forgotten here too.
+        self._kept = fresh
+        return rows
 
-        instances = GaugeMetricFamily(
-            "simplepyms_service_instances",
+    def _services(self, rows: list[_Row]) -> Iterator[TextFamily]:
+        live: dict[str, int] = {}
+        for row in rows:
+            service = row.lines.inst.service
+            live[service] = live.get(service, 0) + row.state.alive
+        services = sorted(live.items())
+        restarts = self._fleet.restarts
+
+        counts = [(name, float(count)) for name, count in services]
+        yield _per_service(
+            f"{PREFIX}instances",
             "Instances of the service that heartbeat in time.",
-            labels=["service"],
+            "gauge",
+            counts,
         )
-        restarts = CounterMetricFamily(
-            "simplepyms_service_restarts",
+        replaced = [
+            (name, float(restarts.get(name, 0))) for name, _ in services
+        ]
+        yield _per_service(
+            f"{PREFIX}restarts",
             "Times an instance of the service was replaced by a new one.",
-            labels=["service"],
+            "counter",
+            replaced,
         )
-        for service, count in sorted(live.items()):
-            instances.add_metric([service], count)
-            restarts.add_metric([service], fleet.restarts.get(service, 0))
-
-        yield from (up, state, last_seen, uptime, start, interval, skew)
-        yield from (beats, instances, restarts)
-        yield from carried.values()
 
 
-def _gauge(suffix: str, documentation: str) -> GaugeMetricFamily:
-    return GaugeMetricFamily(
-        f"simplepyms_service_{suffix}", documentation, labels=LABELS
+def _fixed(index: int, rows: list[_Row]) -> TextFamily:
+    fixed = _FIXED[index]
+    return TextFamily(
+        fixed.name,
+        fixed.documentation,
+        fixed.kind,
+        [row.lines.fixed[index] for row in rows],
+        lambda: [
+            _sample(fixed.sample_name, row, row.values[index]) for row in rows
+        ],
     )
 
 
-def _carry(
-    families: dict[str, GaugeMetricFamily | CounterMetricFamily],
-    labels: list[str],
-    metrics: dict[str, float],
-) -> None:
-    for name, value in metrics.items():
-        family = families.get(name)
-        if family is None:
-            kind = (
-                CounterMetricFamily if is_counter(name) else GaugeMetricFamily
+def _sample(name: str, row: _Row, value: float) -> Sample:
+    return Sample(name, row.lines.labels, value)
+
+
+def _state_samples(rows: list[_Row]) -> list[Sample]:
+    return [
+        Sample(
+            f"{PREFIX}state",
+            {**row.lines.labels, "state": each.value},
+            1.0 if each is row.state else 0.0,
+        )
+        for row in rows
+        for each in State
+    ]
+
+
+def _per_service(
+    name: str, documentation: str, kind: str, values: list[tuple[str, float]]
+) -> TextFamily:
+    sample_name = f"{name}_total" if kind == "counter" else name
+    pairs = [
+        (service, label_pairs([("service", service)])) for service, _ in values
+    ]
+    lines = [
+        f"{sample_name}{{{text}}} {number(value)}\n"
+        for (_, text), (_, value) in zip(pairs, values, strict=True)
+    ]
+    return TextFamily(
+        name,
+        documentation,
+        kind,
+        lines,
+        lambda: [
+            Sample(sample_name, {"service": service}, value)
+            for service, value in values
+        ],
+    )
+
+
+def _carried(rows: list[_Row]) -> Iterator[TextFamily]:
+    """Yield one family per carried name, in the order first carried."""
+    shown = [row.lines.carried for row in rows if row.state.alive]
+    names = shown[0].keys() if shown else {}.keys()
+    if all(carried.keys() == names for carried in shown):
+        # The usual fleet: every live instance carries the same names,
+        # so each family takes one line from each, in fleet order.
+        for name in names:
+            yield _carried_family(
+                name, [carried[name] for carried in shown], rows
             )
-            family = kind(name, "Carried in heartbeats.", labels=LABELS)
-            families[name] = family
-        family.add_metric(labels, value)
+        return
+
+    lines: dict[str, list[str]] = {}
+    for carried in shown:
+        for name, line in carried.items():
+            family = lines.get(name)
+            if family is None:
+                lines[name] = family = []
+            family.append(line)
+    for name, family_lines in lines.items():
+        yield _carried_family(name, family_lines, rows)
+
+
+def _carried_family(
+    name: str, lines: list[str], rows: list[_Row]
+) -> TextFamily:
+    counter = is_counter(name)
+    return TextFamily(
+        name.removesuffix("_total") if counter else name,
+        CARRIED_HELP,
+        "counter" if counter else "gauge",
+        lines,
+        lambda: [
+            _sample(name, row, row.metrics[name])
+            for row in rows
+            if row.state.alive and name in row.metrics
+        ],
+    )

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import gzip
 
-from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from twisted.web import http
 from twisted.web.resource import Resource
 from twisted.web.server import Request, Site
+
+from simplepyms.exposition import render
 
 LANDING = b"""<!doctype html>
 <html><head><meta charset="utf-8"><title>simplepyms Monitor</title></head>
@@ -21,7 +23,8 @@ class MetricsPage(Resource):
     """Serve the registry in the Prometheus text format.
 
     The page renders on the reactor thread, the same thread that updates
-    the fleet, so a scrape always sees one consistent moment.
+    the fleet, so a scrape always sees one consistent moment.  Families
+    that bring their own text (the fleet's) are written as they are.
     """
 
     isLeaf = True  # noqa: N815 - Twisted's name
@@ -37,7 +40,7 @@ class MetricsPage(Resource):
             request.setHeader(b"Content-Type", b"text/plain; charset=utf-8")
             return b"Not found: the metrics are at /metrics\n"
         request.setHeader(b"Content-Type", CONTENT_TYPE_PLAIN_0_0_4.encode())
-        body = generate_latest(self._registry)
+        body = render(self._registry)
         accepted = request.getHeader(b"Accept-Encoding") or b""
         if b"gzip" in accepted.lower():
             request.setHeader(b"Content-Encoding", b"gzip")
