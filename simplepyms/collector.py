@@ -99,8 +99,9 @@ class _Lines:
     up: tuple[str, str]
     #: The values behind :attr:`fixed` and :attr:`carried`, as written.
     values: tuple[float, ...] = ()
-    metrics: dict[str, float] = field(default_factory=dict)
-    #: The instance's dict that :attr:`metrics` was copied from.
+    #: The instance's metrics dict that :attr:`carried` was written from.
+    #: A heartbeat replaces the dict rather than changing it, so the old
+    #: one still holds the values as written; no copy is kept.
     source: dict[str, float] | None = None
     #: One line per :data:`_FIXED` family, in that order.
     fixed: tuple[str, ...] = ()
@@ -149,18 +150,16 @@ class _Lines:
             self.values = values
 
         metrics = self.inst.metrics
-        # Each heartbeat brings a new dict; equal dicts alone would hide
-        # a value going from 0.0 to -0.0.
-        if metrics is self.source and metrics == self.metrics:
+        if metrics is self.source:
             return
-        before_metrics, lines_by_name = self.metrics, self.carried
+        before = self.source or {}
+        lines_by_name = self.carried
         carried = {}
         for name, new in metrics.items():
             line = lines_by_name.get(name)
-            if line is None or not _same(new, before_metrics[name]):
+            if line is None or not _same(new, before.get(name)):
                 line = f"{name}{{{pairs}}} {number(new)}\n"
             carried[name] = line
-        self.metrics = dict(metrics)
         self.source = metrics
         self.carried = carried
 
