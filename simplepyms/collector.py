@@ -152,12 +152,12 @@ class _Lines:
         metrics = self.inst.metrics
         if metrics is self.source:
             return
-        before = self.source or {}
+        written = self.source or {}
         lines_by_name = self.carried
         carried = {}
         for name, new in metrics.items():
             line = lines_by_name.get(name)
-            if line is None or not _same(new, before.get(name)):
+            if line is None or not _same(new, written.get(name)):
                 line = f"{name}{{{pairs}}} {number(new)}\n"
             carried[name] = line
         self.source = metrics
