@@ -89,14 +89,23 @@ def _same(new: float, old: float | None) -> bool:
     return new != 0 or math.copysign(1.0, new) == math.copysign(1.0, old)
 
 
+#: The four state lines for each current state, as a format string.
+_STATE_LINES = {
+    current: "".join(
+        f'{{0}}state{{{{{{1}},state="{each.value}"}}}}'
+        f" {1.0 if each is current else 0.0}\n"
+        for each in State
+    )
+    for current in State
+}
+
+
 @dataclass(slots=True)
 class _Lines:
     """The text kept for one instance between scrapes."""
 
     inst: Instance
     pairs: str
-    #: The up line for 0 and for 1.
-    up: tuple[str, str]
     #: The values behind :attr:`fixed` and :attr:`carried`, as written.
     values: tuple[float, ...] = ()
     #: The instance's metrics dict that :attr:`carried` was written from.
@@ -107,8 +116,6 @@ class _Lines:
     fixed: tuple[str, ...] = ()
     #: The line of each carried metric, by name, as carried.
     carried: dict[str, str] = field(default_factory=dict)
-    #: The state the four state lines were last written for, and them.
-    states: tuple[State | None, str] = (None, "")
 
     @classmethod
     def of(cls, inst: Instance) -> _Lines:
@@ -116,14 +123,7 @@ class _Lines:
         pairs = label_pairs(
             (("service", inst.service), ("service_instance", inst.instance))
         )
-        return cls(
-            inst=inst,
-            pairs=pairs,
-            up=(
-                f"{PREFIX}up{{{pairs}}} 0.0\n",
-                f"{PREFIX}up{{{pairs}}} 1.0\n",
-            ),
-        )
+        return cls(inst=inst, pairs=pairs)
 
     @property
     def labels(self) -> dict[str, str]:
@@ -163,17 +163,15 @@ class _Lines:
         self.source = metrics
         self.carried = carried
 
+    # The up and state lines are written at each scrape, not kept: they
+    # are cheap to write and would cost 750 bytes an instance to keep.
+    def up_line(self, alive: bool) -> str:
+        """Return the up line."""
+        return f"{PREFIX}up{{{self.pairs}}} {'1.0' if alive else '0.0'}\n"
+
     def state_lines(self, current: State) -> str:
         """Return the four state lines with *current* at 1."""
-        written, text = self.states
-        if written is not current:
-            text = "".join(
-                f'{PREFIX}state{{{self.pairs},state="{each.value}"}}'
-                f" {1.0 if each is current else 0.0}\n"
-                for each in State
-            )
-            self.states = (current, text)
-        return text
+        return _STATE_LINES[current].format(PREFIX, self.pairs)
 
     def uptime_line(self, uptime: float) -> str:
         """Return the uptime line: judged at each scrape, never kept."""
@@ -219,7 +217,7 @@ class FleetCollector(Collector):
             f"{PREFIX}up",
             "1 while the instance heartbeats in time.",
             "gauge",
-            [row.lines.up[row.state.alive] for row in rows],
+            [row.lines.up_line(row.state.alive) for row in rows],
             lambda: [
                 _sample(f"{PREFIX}up", row, 1.0 if row.state.alive else 0.0)
                 for row in rows
