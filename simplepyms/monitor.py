@@ -388,12 +388,14 @@ class Monitor:
         self._joined_at = self._clock.seconds()
         self._clock.callLater(DISCOVERY_GRACE, self._resume, self._sessions)
         self.router_connected.set(1)
+        # An anonymous session's authid is a random token: not worth a key.
+        who = {"authid": details.authid} if self._authenticated else {}
         log.info(
             "router_connected",
             url=self._url,
             realm=details.realm,
-            authid=details.authid,
             authenticated=self._authenticated,
+            **who,
         )
         # Ask every live service for a heartbeat now rather than in one
         # interval, so a Monitor that (re)joins is current at once.
