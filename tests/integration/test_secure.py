@@ -353,11 +353,17 @@ class TestRoles:
         assert 3 == secure.as_("mallory", "call", "py.ms.vault.work", "[3]")
 
     def test_only_the_monitor_hears_heartbeats(self, secure: Secure) -> None:
-        """Neither a service nor the admin may subscribe to heartbeats."""
+        """Neither a service nor the admin may hear heartbeats, goodbyes
+        or crossbar's session events, which the Monitor reads."""
         for authid in ("mallory", "admin"):
-            assert {"error": "wamp.error.not_authorized"} == secure.as_(
-                authid, "subscribe", protocol.HEARTBEAT_TOPIC, "[]"
-            )
+            for topic in (
+                protocol.HEARTBEAT_TOPIC,
+                protocol.GOODBYE_TOPIC,
+                "wamp.session.on_leave",
+            ):
+                assert {"error": "wamp.error.not_authorized"} == secure.as_(
+                    authid, "subscribe", topic, "[]"
+                )
 
     def test_the_admin_stops_a_service(
         self, secure: Secure, vault: Process
