@@ -265,6 +265,15 @@ def build_parser() -> argparse.ArgumentParser:
         "most instances of one service tracked at once",
         type=whole_number,
     )
+    env_option(
+        monitor,
+        "--max-series-per-service",
+        "SIMPLEPYMS_MAX_SERIES_PER_SERVICE",
+        "20000",
+        "most carried series one service's instances hold in all; a"
+        " heartbeat past it is kept without its metrics",
+        type=whole_number,
+    )
     for flag, variable, default, text in (
         ("--alert-for", "SIMPLEPYMS_ALERT_FOR", "60", "the down alert's for:"),
         (
@@ -462,6 +471,7 @@ def _monitor(options: argparse.Namespace) -> int:
         retention=options.retention,
         max_instances=options.max_instances,
         max_instances_per_service=options.max_instances_per_service,
+        max_series_per_service=options.max_series_per_service,
         state_file=Path(state_file).expanduser() if state_file else None,
         authentication=authentication(options),
         web_config=Path(options.web_config) if options.web_config else None,

@@ -111,9 +111,15 @@ class Fleet:
     #: So one service, or one stolen service credential, cannot fill
     #: the fleet and keep every other service's new instances out.
     max_instances_per_service: int = 1_000
+    #: Carried series one service's tracked instances may hold in all; a
+    #: heartbeat that would pass it is kept without its metrics.
+    max_series_per_service: int = 20_000
+    #: Carried metrics dropped because their service was over budget.
+    series_dropped: int = 0
     _instances: dict[tuple[str, str], Instance] = field(default_factory=dict)
     _by_service: dict[str, dict[str, Instance]] = field(default_factory=dict)
     _purged: dict[tuple[str, str], float] = field(default_factory=dict)
+    _series: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not 1.0 <= self.late_factor <= self.timeout_factor:
@@ -153,7 +159,7 @@ class Fleet:
             known.ended = None
 
         seen = Seen.CURRENT
-        metrics = dict(beat.metrics)
+        metrics = self._within_budget(beat, len(known.metrics))
         if beat.started != known.started:
             seen = Seen.RESTARTED
             self._count_restart(beat.service)
@@ -167,6 +173,11 @@ class Fleet:
         known.last_sent = beat.sent
         known.last_seen = known.heard = now
         known.start_on_monitor = now - (beat.sent - beat.started)
+        self._series[beat.service] = (
+            self._series.get(beat.service, 0)
+            + len(metrics)
+            - len(known.metrics)
+        )
         known.metrics = metrics
         return seen
 
@@ -283,7 +294,7 @@ class Fleet:
             last_seen=now,
             last_sent=beat.sent,
             seq=beat.seq,
-            metrics=dict(beat.metrics),
+            metrics=self._within_budget(beat, 0),
             start_on_monitor=now - (beat.sent - beat.started),
         )
         self._keep_counters(inst.counters, inst.metrics)
@@ -296,16 +307,34 @@ class Fleet:
         self._track(inst)
         return seen
 
+    def _within_budget(self, beat: Heartbeat, held: int) -> dict[str, float]:
+        """Return *beat*'s metrics, or none if they break the budget.
+
+        *held* is how many the instance holds now, which its new ones
+        replace.  Instances within the budget keep it; only the one
+        that would pass it goes without.
+        """
+        total = self._series.get(beat.service, 0) - held + len(beat.metrics)
+        if total > self.max_series_per_service:
+            self.series_dropped += len(beat.metrics)
+            return {}
+        return dict(beat.metrics)
+
     def _track(self, inst: Instance) -> None:
         self._instances[inst.key] = inst
         self._by_service.setdefault(inst.service, {})[inst.instance] = inst
+        self._series[inst.service] = self._series.get(inst.service, 0) + len(
+            inst.metrics
+        )
 
     def _forget(self, inst: Instance) -> None:
         del self._instances[inst.key]
+        self._series[inst.service] -= len(inst.metrics)
         siblings = self._by_service[inst.service]
         del siblings[inst.instance]
         if not siblings:
             del self._by_service[inst.service]
+            del self._series[inst.service]
 
     def _unreplaced_end(self, service: str, now: float) -> Instance | None:
         for inst in self._by_service.get(service, {}).values():

@@ -42,6 +42,8 @@ DISCOVERY_GRACE = 1.0
 IGNORE_REASONS = ("stale", "ended")
 #: A counter that went down without a restart: the old value is kept.
 COUNTER_DECREASED = "counter_decreased"
+#: Carried metrics dropped: their service holds its budget of series.
+TOO_MANY_SERIES = "too_many_series"
 #: A new instance refused: the fleet, or its service, is full already.
 FLEET_FULL = "too_many_instances"
 #: Sent under a service name that is not the publisher's own identity.
@@ -155,7 +157,11 @@ class Monitor:
             SPOOFED,
         ):
             self.rejected.labels(reason)
-        for reason in (*protocol.METRIC_REJECT_REASONS, COUNTER_DECREASED):
+        for reason in (
+            *protocol.METRIC_REJECT_REASONS,
+            COUNTER_DECREASED,
+            TOO_MANY_SERIES,
+        ):
             self.metrics_rejected.labels(reason)
         for reason in IGNORE_REASONS:
             self.ignored.labels(reason)
@@ -244,7 +250,13 @@ class Monitor:
             self.metrics_rejected.labels(reason).inc(count)
             self._rejects.warn(f"metric_{reason}", beat.service)
         decreased = self.fleet.counters_decreased
+        dropped = self.fleet.series_dropped
         seen = self.fleet.heartbeat(beat, now)
+        if self.fleet.series_dropped != dropped:
+            self.metrics_rejected.labels(TOO_MANY_SERIES).inc(
+                self.fleet.series_dropped - dropped
+            )
+            self._rejects.warn(TOO_MANY_SERIES, beat.service)
         if self.fleet.counters_decreased != decreased:
             self.metrics_rejected.labels(COUNTER_DECREASED).inc(
                 self.fleet.counters_decreased - decreased

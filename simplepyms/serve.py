@@ -105,6 +105,7 @@ def serve_monitor(
     retention: float,
     max_instances: int,
     max_instances_per_service: int = 1_000,
+    max_series_per_service: int = 20_000,
     state_file: Path | None,
     authentication: dict[str, Any] | None = None,
     web_config: Path | None = None,
@@ -118,6 +119,7 @@ def serve_monitor(
                 retention=retention,
                 max_instances=max_instances,
                 max_instances_per_service=max_instances_per_service,
+                max_series_per_service=max_series_per_service,
             )
         except ValueError as problem:
             raise UsageError(str(problem)) from problem

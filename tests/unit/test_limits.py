@@ -38,6 +38,74 @@ class TestFleetSize:
             beat(service="clock", instance="c1"), T0
         )
 
+    def test_a_service_over_its_series_budget_loses_metrics_not_life(
+        self,
+    ) -> None:
+        """Past max_series_per_service a new instance is tracked bare."""
+        fleet = Fleet(max_series_per_service=3)
+        two = {"a_total": 1.0, "b": 2.0}
+        fleet.heartbeat(beat(instance="a1", metrics=two), T0)
+
+        assert Seen.NEW == fleet.heartbeat(
+            beat(instance="a2", metrics=two), T0
+        )
+        a2 = fleet.get("adder", "a2")
+        assert a2 is not None
+        assert ({}, 2) == (a2.metrics, fleet.series_dropped)
+        assert 2 == fleet.live("adder", T0)
+
+    def test_the_budget_is_per_service_and_freed_by_forgetting(self) -> None:
+        """Another service is not held back; a purged instance frees room."""
+        fleet = Fleet(max_series_per_service=2, retention=10)
+        two = {"a": 1.0, "b": 2.0}
+        fleet.heartbeat(beat(instance="a1", metrics=two), T0)
+        fleet.heartbeat(beat(service="clock", instance="c1", metrics=two), T0)
+        fleet.lost("adder", "a1", T0 + 1)
+        fleet.sweep(T0 + 12)
+        fleet.heartbeat(beat(instance="a2", metrics=two), T0 + 12)
+
+        clock = fleet.get("clock", "c1")
+        a2 = fleet.get("adder", "a2")
+        assert clock is not None
+        assert a2 is not None
+        assert (two, two, 0) == (
+            clock.metrics,
+            a2.metrics,
+            fleet.series_dropped,
+        )
+
+    def test_an_instance_within_budget_may_change_its_metrics(self) -> None:
+        """Its new heartbeat replaces its series: they count once."""
+        fleet = Fleet(max_series_per_service=2)
+        fleet.heartbeat(beat(instance="a1", metrics={"a": 1.0, "b": 2.0}), T0)
+        fleet.heartbeat(
+            beat(instance="a1", seq=2, metrics={"a": 3.0, "c": 4.0}), T0 + 5
+        )
+
+        a1 = fleet.get("adder", "a1")
+        assert a1 is not None
+        assert {"a": 3.0, "c": 4.0} == a1.metrics
+
+    def test_monitor_counts_dropped_series(
+        self, clock: Clock, registry: CollectorRegistry
+    ) -> None:
+        """Metrics dropped for the budget show as too_many_series."""
+        monitor = Monitor(
+            Fleet(max_series_per_service=1),
+            clock,
+            registry,
+            url="ws://127.0.0.1:1/ws",
+            realm="realm1",
+        )
+        monitor.on_heartbeat(payload(instance="a1", metrics={"x": 1.0}))
+        monitor.on_heartbeat(payload(instance="a2", metrics={"x": 1.0}))
+
+        assert 1 == value(
+            registry,
+            "simplepyms_metrics_rejected_total",
+            reason="too_many_series",
+        )
+
     def test_purging_makes_room_again(self) -> None:
         """Once an ended instance is forgotten, a new one fits."""
         fleet = Fleet(max_instances=1, retention=10)
