@@ -19,6 +19,13 @@ from dataclasses import dataclass, field
 
 from simplepyms.protocol import Goodbye, Heartbeat, is_counter
 
+#: Why the model dropped a carried metric from an accepted heartbeat.
+#: A counter went down without a restart: the old value is kept.
+COUNTER_DECREASED = "counter_decreased"
+#: Its service holds its budget of carried series already.
+TOO_MANY_SERIES = "too_many_series"
+DROP_REASONS = (COUNTER_DECREASED, TOO_MANY_SERIES)
+
 
 class State(enum.Enum):
     """Where an instance stands, as exported in the ``state`` label."""
@@ -104,8 +111,10 @@ class Fleet:
     late_factor: float = 1.5
     retention: float = 900.0
     restarts: dict[str, int] = field(default_factory=dict)
-    #: Counter values refused because they went down without a restart.
-    counters_decreased: int = 0
+    #: Carried metrics the model dropped, by reason, since it began.
+    dropped: dict[str, int] = field(default_factory=dict)
+    #: Those dropped from the latest heartbeat alone.
+    last_dropped: dict[str, int] = field(default_factory=dict)
     paused_at: float | None = None
     max_instances: int = 20_000
     #: So one service, or one stolen service credential, cannot fill
@@ -114,8 +123,6 @@ class Fleet:
     #: Carried series one service's tracked instances may hold in all; a
     #: heartbeat that would pass it is kept without its metrics.
     max_series_per_service: int = 20_000
-    #: Carried metrics dropped because their service was over budget.
-    series_dropped: int = 0
     _instances: dict[tuple[str, str], Instance] = field(default_factory=dict)
     _by_service: dict[str, dict[str, Instance]] = field(default_factory=dict)
     _purged: dict[tuple[str, str], float] = field(default_factory=dict)
@@ -138,8 +145,24 @@ class Fleet:
         """Return the instance so named, if it is tracked."""
         return self._instances.get((service, instance))
 
+    @property
+    def counters_decreased(self) -> int:
+        """Counter values refused: they went down without a restart."""
+        return self.dropped.get(COUNTER_DECREASED, 0)
+
+    @property
+    def series_dropped(self) -> int:
+        """Carried metrics dropped: their service was over its budget."""
+        return self.dropped.get(TOO_MANY_SERIES, 0)
+
     def heartbeat(self, beat: Heartbeat, now: float) -> Seen:
-        """Record *beat*, received at *now*, and say what it meant."""
+        """Record *beat*, received at *now*, and say what it meant.
+
+        What it had to drop of the carried metrics is in
+        :attr:`last_dropped` until the next heartbeat.
+        """
+        if self.last_dropped:
+            self.last_dropped = {}  # a new dict only after a drop
         key = (beat.service, beat.instance)
         known = self._instances.get(key)
         if known is None:
@@ -223,7 +246,7 @@ class Fleet:
             before = highest.get(name)
             if before is not None and value < before:
                 new[name] = before
-                self.counters_decreased += 1
+                self._drop(COUNTER_DECREASED, 1)
             else:
                 highest[name] = value
 
@@ -316,9 +339,13 @@ class Fleet:
         """
         total = self._series.get(beat.service, 0) - held + len(beat.metrics)
         if total > self.max_series_per_service:
-            self.series_dropped += len(beat.metrics)
+            self._drop(TOO_MANY_SERIES, len(beat.metrics))
             return {}
         return dict(beat.metrics)
+
+    def _drop(self, reason: str, count: int) -> None:
+        for tally in (self.last_dropped, self.dropped):
+            tally[reason] = tally.get(reason, 0) + count
 
     def _track(self, inst: Instance) -> None:
         self._instances[inst.key] = inst

@@ -21,7 +21,7 @@ from twisted.internet.task import LoopingCall
 from simplepyms import __version__, policy, protocol
 from simplepyms.collector import FleetCollector
 from simplepyms.errors import UsageError
-from simplepyms.liveness import Fleet, Seen, State
+from simplepyms.liveness import DROP_REASONS, Fleet, Seen, State
 from simplepyms.sessions import SessionIndex
 from simplepyms.store import FleetStore, StoreError
 from simplepyms.throttle import Throttle
@@ -40,10 +40,6 @@ SAVE_SECONDS = 5.0
 #: How long live services have to answer a discovery before silence counts.
 DISCOVERY_GRACE = 1.0
 IGNORE_REASONS = ("stale", "ended")
-#: A counter that went down without a restart: the old value is kept.
-COUNTER_DECREASED = "counter_decreased"
-#: Carried metrics dropped: their service holds its budget of series.
-TOO_MANY_SERIES = "too_many_series"
 #: A new instance refused: the fleet, or its service, is full already.
 FLEET_FULL = "too_many_instances"
 #: Sent under a service name that is not the publisher's own identity.
@@ -157,11 +153,7 @@ class Monitor:
             SPOOFED,
         ):
             self.rejected.labels(reason)
-        for reason in (
-            *protocol.METRIC_REJECT_REASONS,
-            COUNTER_DECREASED,
-            TOO_MANY_SERIES,
-        ):
+        for reason in (*protocol.METRIC_REJECT_REASONS, *DROP_REASONS):
             self.metrics_rejected.labels(reason)
         for reason in IGNORE_REASONS:
             self.ignored.labels(reason)
@@ -246,22 +238,12 @@ class Monitor:
             self._rejects.warn(SPOOFED, _claim(beat.service, details))
             return
 
-        for reason, count in beat.rejected.items():
-            self.metrics_rejected.labels(reason).inc(count)
-            self._rejects.warn(f"metric_{reason}", beat.service)
-        decreased = self.fleet.counters_decreased
-        dropped = self.fleet.series_dropped
         seen = self.fleet.heartbeat(beat, now)
-        if self.fleet.series_dropped != dropped:
-            self.metrics_rejected.labels(TOO_MANY_SERIES).inc(
-                self.fleet.series_dropped - dropped
-            )
-            self._rejects.warn(TOO_MANY_SERIES, beat.service)
-        if self.fleet.counters_decreased != decreased:
-            self.metrics_rejected.labels(COUNTER_DECREASED).inc(
-                self.fleet.counters_decreased - decreased
-            )
-            self._rejects.warn(COUNTER_DECREASED, beat.service)
+        # Dropped by validation, then by the model: one count each way.
+        for dropped in (beat.rejected, self.fleet.last_dropped):
+            for reason, count in dropped.items():
+                self.metrics_rejected.labels(reason).inc(count)
+                self._rejects.warn(f"metric_{reason}", beat.service)
         publisher = getattr(details, "publisher", None)
         if (
             self._authenticated
