@@ -17,17 +17,10 @@ import sys
 import time
 from typing import Any
 
-import txaio
+from child import Say, run_child
+from twisted.internet.task import LoopingCall
 
-txaio.use_twisted()
-
-from autobahn.twisted.component import Component  # noqa: E402
-from twisted.internet import stdio  # noqa: E402
-from twisted.internet.task import LoopingCall  # noqa: E402
-from twisted.protocols.basic import LineReceiver  # noqa: E402
-
-from simplepyms import protocol  # noqa: E402
-from simplepyms.transport import transport  # noqa: E402
+from simplepyms import protocol
 
 #: Ten metrics a real service might carry: five counters, five gauges.
 COUNTERS = (
@@ -121,57 +114,23 @@ class Publisher:
         self._sent += 1
 
 
-class Commands(LineReceiver):
-    """Read ``go RATE SECONDS`` and ``quit`` from stdin."""
-
-    delimiter = b"\n"
-
-    def __init__(self, publisher: Publisher, quit_: Any) -> None:
-        self._publisher = publisher
-        self._quit = quit_
-
-    def say(self, line: str) -> None:
-        """Write one line to stdout."""
-        if self.transport is not None:
-            self.transport.write(line.encode() + self.delimiter)
-
-    def lineReceived(self, line: bytes) -> None:  # noqa: N802
-        words = line.decode().split()
-        if words[:1] == ["go"]:
-            self._publisher.go(float(words[1]), float(words[2]))
-        elif words[:1] == ["quit"]:
-            self._quit()
-
-    def connectionLost(self, reason: Any = None) -> None:  # noqa: N802
-        self._quit()
-
-
 def main() -> None:
     """Join the router and obey stdin until told to quit."""
     from twisted.internet import reactor
 
     url, realm, first, count = sys.argv[1:5]
-    settings = transport(url)
-    if len(sys.argv) > 5:
-        settings["serializers"] = [sys.argv[5]]
-    component = Component(transports=[settings], realm=realm)
+    serializer = sys.argv[5] if len(sys.argv) > 5 else None
     publisher = Publisher(reactor, int(first), int(count))
 
-    def quit_() -> None:
-        if reactor.running:
-            reactor.stop()
+    def obey(words: list[str], say: Say) -> None:
+        if words[0] == "go":
+            publisher.go(float(words[1]), float(words[2]))
 
-    commands = Commands(publisher, quit_)
-    publisher.reply = commands.say
-
-    @component.on_join  # type: ignore[untyped-decorator]
-    def joined(session: Any, details: Any) -> None:
+    def joined(session: Any, say: Say) -> None:
         publisher.session = session
-        commands.say(f"ready {details.serializer}")
+        publisher.reply = say
 
-    stdio.StandardIO(commands)  # type: ignore[no-untyped-call]
-    component.start(reactor)
-    reactor.run()
+    run_child(url, realm, serializer, obey, joined)
 
 
 if __name__ == "__main__":

@@ -14,16 +14,9 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-import txaio
+from child import Say, run_child
 
-txaio.use_twisted()
-
-from autobahn.twisted.component import Component  # noqa: E402
-from twisted.internet import stdio  # noqa: E402
-from twisted.protocols.basic import LineReceiver  # noqa: E402
-
-from simplepyms import protocol  # noqa: E402
-from simplepyms.transport import transport  # noqa: E402
+from simplepyms import protocol
 
 
 class Tally:
@@ -37,56 +30,20 @@ class Tally:
         self.events += 1
 
 
-class Commands(LineReceiver):
-    """Answer ``count``; leave on ``quit``."""
-
-    delimiter = b"\n"
-
-    def __init__(self, tally: Tally, quit_: Any) -> None:
-        self._tally = tally
-        self._quit = quit_
-
-    def say(self, line: str) -> None:
-        """Write one line to stdout."""
-        if self.transport is not None:
-            self.transport.write(line.encode() + self.delimiter)
-
-    def lineReceived(self, line: bytes) -> None:  # noqa: N802
-        word = line.decode().strip()
-        if word == "count":
-            self.say(f"count {self._tally.events}")
-        elif word == "quit":
-            self._quit()
-
-    def connectionLost(self, reason: Any = None) -> None:  # noqa: N802
-        self._quit()
-
-
 def main() -> None:
     """Join the router, subscribe, and count until told to quit."""
-    from twisted.internet import reactor
-
-    url, realm = sys.argv[1:3]
-    settings = transport(url)
-    if len(sys.argv) > 3:
-        settings["serializers"] = [sys.argv[3]]
-    component = Component(transports=[settings], realm=realm)
     tally = Tally()
 
-    def quit_() -> None:
-        if reactor.running:
-            reactor.stop()
+    def obey(words: list[str], say: Say) -> None:
+        if words == ["count"]:
+            say(f"count {tally.events}")
 
-    commands = Commands(tally, quit_)
-
-    @component.on_join  # type: ignore[untyped-decorator]
-    async def joined(session: Any, details: Any) -> None:
+    async def joined(session: Any, say: Say) -> None:
         await session.subscribe(tally.on_event, protocol.HEARTBEAT_TOPIC)
-        commands.say(f"ready {details.serializer}")
 
-    stdio.StandardIO(commands)  # type: ignore[no-untyped-call]
-    component.start(reactor)
-    reactor.run()
+    url, realm = sys.argv[1:3]
+    serializer = sys.argv[3] if len(sys.argv) > 3 else None
+    run_child(url, realm, serializer, obey, joined)
 
 
 if __name__ == "__main__":

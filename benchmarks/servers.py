@@ -322,6 +322,7 @@ def start_router(children: Children, serializer: str = "default") -> Router:
 
     from simplepyms.router import (
         RouterConfig,
+        crossbar_command,
         crossbar_executable,
         shipped_config,
     )
@@ -333,18 +334,7 @@ def start_router(children: Children, serializer: str = "default") -> Router:
     cbdir.mkdir()
     (cbdir / "config.json").write_text(json.dumps(config, indent=2))
     child = children.start(
-        [
-            crossbar_executable(),
-            "start",
-            "--cbdir",
-            str(cbdir),
-            "--config",
-            "config.json",
-            "--loglevel",
-            "error",
-            "--color",
-            "false",
-        ],
+        crossbar_command(crossbar_executable(), cbdir),
         "router",
         env={"PYTHONWARNINGS": "ignore"},
     )

@@ -77,6 +77,25 @@ def shipped_config(config: RouterConfig) -> dict[str, Any]:
     return data
 
 
+def crossbar_command(executable: str, cbdir: Path) -> list[str]:
+    """Return the command line that runs crossbar on *cbdir*/config.json.
+
+    crossbar logs errors only, without colour: simplepyms tells the rest.
+    """
+    return [
+        executable,
+        "start",
+        "--cbdir",
+        str(cbdir),
+        "--config",
+        "config.json",
+        "--loglevel",
+        "error",
+        "--color",
+        "false",
+    ]
+
+
 def crossbar_executable() -> str:
     """Return the path of the ``crossbar`` command.
 
@@ -184,18 +203,7 @@ class Crossbar:
         (cbdir / "config.json").write_text(
             json.dumps(shipped_config(self.config), indent=2)
         )
-        args = [
-            executable,
-            "start",
-            "--cbdir",
-            str(cbdir),
-            "--config",
-            "config.json",
-            "--loglevel",
-            "error",
-            "--color",
-            "false",
-        ]
+        args = crossbar_command(executable, cbdir)
         self._process = self._reactor.spawnProcess(
             self._output, executable, args, env=env
         )
