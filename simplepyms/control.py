@@ -12,7 +12,7 @@ from autobahn.wamp.exception import ApplicationError
 from simplepyms import protocol
 from simplepyms.errors import UsageError
 from simplepyms.serve import run_reactor
-from simplepyms.transport import REFUSALS
+from simplepyms.transport import REFUSAL_HINT, REFUSALS
 
 CALL_TIMEOUT = 10.0
 
@@ -66,7 +66,7 @@ def call_control(
             if refused:
                 raise UsageError(
                     f"the router at {url} refused the session: {refused[0]}"
-                    " (check --realm, --authid and the secret)"
+                    f" ({REFUSAL_HINT})"
                 ) from None
             raise UsageError(
                 f"cannot reach the router at {url}: {problem}"

@@ -36,7 +36,7 @@ from simplepyms.service_metrics import Collect, ServiceMetrics
 from simplepyms.transport import (
     REFUSALS,
     RETRY_DELAY_MAX,
-    lost_session,
+    told_on_leave,
     transport,
 )
 
@@ -255,7 +255,7 @@ class ServiceComponent(Component):  # type: ignore[misc]
             self._reexec()
 
     def _on_connect_failure(self, component: Any, error: Exception) -> None:
-        if lost_session(error) or getattr(error, "error", None) in REFUSALS:
+        if told_on_leave(error):
             return  # the session's end says it, or _refused does
         if not self._unreachable:
             self._unreachable = True

@@ -25,7 +25,12 @@ from simplepyms.liveness import DROP_REASONS, Fleet, Seen, State
 from simplepyms.sessions import SessionIndex
 from simplepyms.store import FleetStore, StoreError
 from simplepyms.throttle import Throttle
-from simplepyms.transport import REFUSALS, lost_session, transport
+from simplepyms.transport import (
+    REFUSAL_HINT,
+    REFUSALS,
+    told_on_leave,
+    transport,
+)
 
 log = structlog.get_logger("simplepyms.monitor")
 
@@ -423,7 +428,7 @@ class Monitor:
             self.failed.errback(
                 UsageError(
                     f"the router at {self._url} refused the Monitor:"
-                    f" {reason} (check --realm, --authid and the secret)"
+                    f" {reason} ({REFUSAL_HINT})"
                 )
             )
 
@@ -450,7 +455,7 @@ class Monitor:
         self._connected = False
 
     def _on_connect_failure(self, component: Any, error: Exception) -> None:
-        if lost_session(error) or getattr(error, "error", None) in REFUSALS:
+        if told_on_leave(error):
             return  # told as router_disconnected, or fatal in _on_leave
         if self._rejects.due("router_unreachable"):
             log.warning("router_unreachable", url=self._url, error=str(error))

@@ -38,6 +38,19 @@ REFUSALS = frozenset(
 )
 
 
+#: What to check when the router refuses a session for good.
+REFUSAL_HINT = "check --realm, --authid and the secret"
+
+
 def lost_session(error: BaseException) -> bool:
     """Tell whether a connect failure is just the end of a session."""
     return getattr(error, "error", None) == "wamp.close.transport_lost"
+
+
+def told_on_leave(error: BaseException) -> bool:
+    """Tell whether a connect failure is the end or refusal of a session.
+
+    Both reach the session's leave handler too, which reports them:
+    the connect-failure handler should stay silent about them.
+    """
+    return lost_session(error) or getattr(error, "error", None) in REFUSALS

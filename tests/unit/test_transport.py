@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from simplepyms.transport import RETRY_DELAY_MAX, lost_session, transport
+from simplepyms.transport import (
+    RETRY_DELAY_MAX,
+    lost_session,
+    told_on_leave,
+    transport,
+)
 
 
 class TestTransport:
@@ -32,3 +37,18 @@ class TestLostSession:
 
         assert lost_session(LostError())
         assert not lost_session(ConnectionRefusedError())
+
+    def test_a_refusal_is_told_on_leave_and_a_refused_port_is_not(
+        self,
+    ) -> None:
+        """Refusals and lost sessions are reported once, by the leave."""
+
+        class RefusedError(Exception):
+            error = "wamp.error.not_authorized"
+
+        class LostError(Exception):
+            error = "wamp.close.transport_lost"
+
+        assert told_on_leave(RefusedError())
+        assert told_on_leave(LostError())
+        assert not told_on_leave(ConnectionRefusedError())
