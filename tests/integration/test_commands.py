@@ -158,6 +158,29 @@ class TestBadInput:
         assert 1 == len(done.stderr.strip().splitlines()), done.stderr
         assert f"cannot listen on 127.0.0.1:{busy_port}" in done.stderr
 
+    def test_router_with_a_bad_credentials_file_says_so_in_one_line(
+        self, tmp_path: Path
+    ) -> None:
+        """The secure router checks its credentials before it starts."""
+        broken = tmp_path / "credentials.json"
+        broken.write_text('{"adder": {"role": "service", "secret": "short"}}')
+
+        done = _run(
+            *simplepyms(
+                "router",
+                "--port",
+                str(free_port()),
+                "--credentials",
+                str(broken),
+            )
+        )
+
+        assert 2 == done.returncode
+        assert [
+            f"simplepyms router: error: credentials file {broken}, entry"
+            " 'adder': secret must be a string of at least 16 characters"
+        ] == done.stderr.strip().splitlines()
+
     def test_router_on_a_busy_port_says_so_in_one_line(
         self, busy_port: int
     ) -> None:

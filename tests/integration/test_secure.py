@@ -346,6 +346,19 @@ class TestRoles:
         assert vault.popen.poll() is None
         assert 1 == instances(secure.page(), SERVICE)[vault.instance]
 
+    def test_stop_as_a_service_names_the_rule(
+        self, secure: Secure, vault: Process
+    ) -> None:
+        """``simplepyms stop`` with a service's secret says only admins may."""
+        done = secure.run(
+            [*secure.stop_command(), "--authid", "mallory"],
+            secure.secret_file("mallory"),
+        )
+
+        assert 2 == done.returncode
+        assert "only the admin role may" in done.stderr
+        assert vault.popen.poll() is None
+
     def test_a_service_may_call_another_services_procedure(
         self, secure: Secure, vault: Process
     ) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 
 import bcrypt
 import pytest
+from structlog.testing import capture_logs
 from twisted.internet import defer
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET
@@ -291,3 +292,45 @@ class TestBasicAuth:
         guard(_CountedCheck()).render(request)
 
         assert 401 == request.responseCode
+
+
+class TestGuard:
+    def test_basic_auth_without_tls_is_a_warning(self, tmp_path: Path) -> None:
+        """Passwords in clear text are allowed, but said so at start."""
+        from twisted.web.server import Site
+
+        from simplepyms.serve import _guard
+
+        path = config_file(
+            tmp_path, f"basic_auth_users:\n  prometheus: '{HASH.decode()}'\n"
+        )
+        site = Site(_Page())
+
+        with capture_logs() as logs:
+            tls, guarded = _guard(site, path)
+
+        assert (None, True) == (tls, guarded)
+        assert isinstance(site.resource, BasicAuthGuard)
+        assert ["basic_auth_without_tls"] == [e["event"] for e in logs]
+
+    def test_with_tls_there_is_no_warning(
+        self, tmp_path: Path, certificates: Certificates
+    ) -> None:
+        """TLS and basic auth together start quietly."""
+        from twisted.web.server import Site
+
+        from simplepyms.serve import _guard
+
+        path = config_file(
+            tmp_path,
+            f"tls_server_config:\n  cert_file: {certificates.cert}\n"
+            f"  key_file: {certificates.key}\n"
+            f"basic_auth_users:\n  prometheus: '{HASH.decode()}'\n",
+        )
+
+        with capture_logs() as logs:
+            tls, guarded = _guard(Site(_Page()), path)
+
+        assert tls is not None
+        assert guarded
+        assert [] == logs
