@@ -4,8 +4,30 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 
 import pytest
+
+_STATE_DIR: list[str] = []
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Keep every Monitor's state file out of the user's home.
+
+    A Monitor started without --state-file (the demo's, say) writes to
+    SIMPLEPYMS_STATE_FILE, which here points into a folder of the run's.
+    """
+    folder = tempfile.mkdtemp(prefix="simplepyms-test-state-")
+    _STATE_DIR.append(folder)
+    os.environ["SIMPLEPYMS_STATE_FILE"] = os.path.join(
+        folder, "monitor-{host}-{port}.sqlite"
+    )
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Remove the run's state folder."""
+    for folder in _STATE_DIR:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def find_binary(name: str, package: str) -> str:
