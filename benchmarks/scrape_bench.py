@@ -387,7 +387,7 @@ def feed_monitor(
 
     from simplepyms import protocol
     from simplepyms.liveness import Fleet
-    from simplepyms.monitor import Monitor
+    from simplepyms.monitor import REFRESH_SECONDS, Monitor
 
     monitor = Monitor(
         Fleet(max_instances=instances + 1),
@@ -414,6 +414,8 @@ def feed_monitor(
 
     for index in range(instances):
         beat(index, 1)
+    # As Monitor.start() would, without a router to connect to.
+    LoopingCall(monitor.collector.refresh).start(REFRESH_SECONDS, now=False)
     if not rate:
         return
 

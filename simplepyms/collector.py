@@ -4,9 +4,11 @@ The families are built afresh on every scrape, so an instance the
 Monitor forgets is gone from the next ``/metrics`` at once.  What is
 kept from one scrape to the next is each instance's lines for the
 values that change with its heartbeats, and those values; a line is
-written again when its value changed.  The state, ``up``, uptime and
-which carried metrics are shown are judged again at every scrape,
-because they change with time alone.
+written again when its value changed, by :meth:`FleetCollector.refresh`
+between scrapes or by the scrape itself.  Each family's text is also
+kept deflated (see :mod:`simplepyms.exposition`) until one of its lines
+changes.  The state, ``up``, uptime and which carried metrics are shown
+are judged again at every scrape, because they change with time alone.
 """
 
 from __future__ import annotations
@@ -20,7 +22,13 @@ from prometheus_client.core import Metric
 from prometheus_client.registry import Collector
 from prometheus_client.samples import Sample
 
-from simplepyms.exposition import TextFamily, label_pairs, number
+from simplepyms.exposition import (
+    Kept,
+    LineWriter,
+    TextFamily,
+    label_pairs,
+    number,
+)
 from simplepyms.liveness import Fleet, Instance, State
 from simplepyms.protocol import is_counter
 
@@ -106,16 +114,20 @@ class _Lines:
 
     inst: Instance
     pairs: str
-    #: The values behind :attr:`fixed` and :attr:`carried`, as written.
+    #: The values behind :attr:`fixed`, as written.
     values: tuple[float, ...] = ()
-    #: The instance's metrics dict that :attr:`carried` was written from.
-    #: A heartbeat replaces the dict rather than changing it, so the old
-    #: one still holds the values as written; no copy is kept.
+    #: The instance's metrics dict that the lines were written from.  A
+    #: heartbeat replaces the dict rather than changing it, and every
+    #: value behind the lines changes only with a heartbeat, so while
+    #: this is the instance's dict every line is current; and the old
+    #: dict still holds the values as written, so no copy is kept.
     source: dict[str, float] | None = None
     #: One line per :data:`_FIXED` family, in that order.
     fixed: tuple[str, ...] = ()
     #: The line of each carried metric, by name, as carried.
     carried: dict[str, str] = field(default_factory=dict)
+    #: The state the last scrape judged.
+    state: State | None = None
 
     @classmethod
     def of(cls, inst: Instance) -> _Lines:
@@ -133,25 +145,36 @@ class _Lines:
             "service_instance": self.inst.instance,
         }
 
-    def refresh(self, values: tuple[float, ...]) -> None:
-        """Write again each line whose value has changed."""
+    @property
+    def current(self) -> bool:
+        """Whether every line is as the instance's values say."""
+        return self.inst.metrics is self.source
+
+    def refresh(self, stale: set[str]) -> None:
+        """Write again each line whose value changed; name its family.
+
+        Args:
+            stale: where to add the name of each family one of whose
+                lines was written again, or went away.
+        """
+        inst = self.inst
         pairs = self.pairs
+        values = _heartbeat_values(inst)
         if values != self.values:
             before = self.values or (None,) * len(values)
-            lines = self.fixed or ("",) * len(values)
-            self.fixed = tuple(
-                line
-                if _same(new, old)
-                else f"{family.sample_name}{{{pairs}}} {number(new)}\n"
-                for family, new, old, line in zip(
-                    _FIXED, values, before, lines, strict=True
-                )
-            )
+            lines = list(self.fixed or ("",) * len(values))
+            for index, (family, new, old) in enumerate(
+                zip(_FIXED, values, before, strict=True)
+            ):
+                if not _same(new, old):
+                    lines[index] = (
+                        f"{family.sample_name}{{{pairs}}} {number(new)}\n"
+                    )
+                    stale.add(family.name)
+            self.fixed = tuple(lines)
             self.values = values
 
-        metrics = self.inst.metrics
-        if metrics is self.source:
-            return
+        metrics = inst.metrics
         written = self.source or {}
         lines_by_name = self.carried
         carried = {}
@@ -159,7 +182,10 @@ class _Lines:
             line = lines_by_name.get(name)
             if line is None or not _same(new, written.get(name)):
                 line = f"{name}{{{pairs}}} {number(new)}\n"
+                stale.add(name)
             carried[name] = line
+        if carried.keys() != lines_by_name.keys():
+            stale.update(lines_by_name.keys() - carried.keys())
         self.source = metrics
         self.carried = carried
 
@@ -184,10 +210,18 @@ class _Row(NamedTuple):
     lines: _Lines
     state: State
     uptime: float
-    #: The values and carried metrics, read from the instance itself
-    #: rather than from ``lines``: samples never depend on kept text.
-    values: tuple[float, ...]
+    #: The carried metrics, read from the instance itself rather than
+    #: from ``lines``: samples never depend on kept text.
     metrics: dict[str, float]
+
+    @property
+    def values(self) -> tuple[float, ...]:
+        """The values of the :data:`_FIXED` families."""
+        return _heartbeat_values(self.lines.inst)
+
+
+#: Gives the family of that name somewhere to keep its text deflated.
+_Keeper = Callable[[str], Kept]
 
 
 class FleetCollector(Collector):
@@ -204,73 +238,126 @@ class FleetCollector(Collector):
         #: By id() of the instance; each _Lines holds its instance, so
         #: no id is reused while its entry is kept.
         self._kept: dict[int, _Lines] = {}
+        #: Each family's text, deflated, by family name, for as long as
+        #: none of its lines changes.
+        self._deflated: dict[str, Kept] = {}
+        #: The families with a line written again since the last scrape.
+        self._stale: set[str] = set()
 
     def describe(self) -> list[Metric]:
         """Describe nothing, so registering does not call collect()."""
         return []
 
+    def refresh(self) -> None:
+        """Write again the lines of every instance that beat since.
+
+        Called between scrapes, it spreads the writing over time, so a
+        scrape finds little left to write.
+        """
+        stale = self._stale
+        for lines in self._kept.values():
+            if not lines.current:
+                lines.refresh(stale)
+
     def collect(self) -> Iterator[Metric]:
         """Yield the families for the fleet as it is now."""
         rows = self._judge(self._clock())
+        keep = self._keep
 
         yield TextFamily(
             f"{PREFIX}up",
             "1 while the instance heartbeats in time.",
             "gauge",
-            [row.lines.up_line(row.state.alive) for row in rows],
+            lambda: [row.lines.up_line(row.state.alive) for row in rows],
             lambda: [
                 _sample(f"{PREFIX}up", row, 1.0 if row.state.alive else 0.0)
                 for row in rows
             ],
+            kept=keep(f"{PREFIX}up"),
         )
         yield TextFamily(
             f"{PREFIX}state",
             "1 for the instance's current state, 0 for the others.",
             "gauge",
-            [row.lines.state_lines(row.state) for row in rows],
+            lambda: [row.lines.state_lines(row.state) for row in rows],
             lambda: _state_samples(rows),
+            kept=keep(f"{PREFIX}state"),
         )
-        yield _fixed(0, rows)
+        yield _fixed(0, rows, keep)
+        # Uptime changes with time alone: never kept.
         yield TextFamily(
             f"{PREFIX}uptime_seconds",
             "How long the instance has run.",
             "gauge",
-            [row.lines.uptime_line(row.uptime) for row in rows],
+            lambda: [row.lines.uptime_line(row.uptime) for row in rows],
             lambda: [
                 _sample(f"{PREFIX}uptime_seconds", row, row.uptime)
                 for row in rows
             ],
         )
         for index in range(1, len(_FIXED)):
-            yield _fixed(index, rows)
+            yield _fixed(index, rows, keep)
         yield from self._services(rows)
-        yield from _carried(rows)
+        yield from _carried(rows, keep)
+
+    def _keep(self, name: str) -> Kept:
+        kept = self._deflated.get(name)
+        if kept is None:
+            kept = self._deflated[name] = Kept()
+        return kept
 
     def _judge(self, now: float) -> list[_Row]:
         """Judge every instance at *now*; keep lines for those tracked."""
         fleet = self._fleet
         kept = self._kept
-        fresh: dict[int, _Lines] = {}
+        stale = self._stale
         rows = []
+        added = False
+        judged = False
+        alive_changed = False
+        judge = fleet.judge
         for inst in fleet:
             lines = kept.get(id(inst))
             if lines is None:
                 lines = _Lines.of(inst)
-            values = _heartbeat_values(inst)
-            lines.refresh(values)
-            fresh[id(inst)] = lines
-            rows.append(
-                _Row(
-                    lines,
-                    fleet.state(inst, now),
-                    fleet.uptime(inst, now),
-                    values,
-                    inst.metrics,
-                )
-            )
-        # Whatever the fleet forgot is forgotten here too.
-        self._kept = fresh
+                added = True
+            # As lines.current says, without a call: this runs 10,000
+            # times a scrape in a large fleet.
+            if inst.metrics is not lines.source:
+                lines.refresh(stale)
+            state, uptime = judge(inst, now)
+            if state is not lines.state:
+                judged = True
+                if lines.state is None or state.alive != lines.state.alive:
+                    alive_changed = True
+                lines.state = state
+            rows.append(_Row(lines, state, uptime, inst.metrics))
+
+        moved = added or len(rows) != len(kept)
+        if moved:
+            # Whatever the fleet forgot is forgotten here too.
+            self._kept = {id(row.lines.inst): row.lines for row in rows}
+        self._forget_deflated(moved=moved or alive_changed, judged=judged)
         return rows
+
+    def _forget_deflated(self, *, moved: bool, judged: bool) -> None:
+        """Drop the deflated text of every family that changed.
+
+        Args:
+            moved: whether the instances shown in the carried families,
+                or their order, changed; every family changed then.
+            judged: whether any instance's state changed.
+        """
+        deflated = self._deflated
+        stale = self._stale
+        if moved:
+            deflated.clear()
+        else:
+            for name in stale:
+                deflated.pop(name, None)
+            if judged:
+                deflated.pop(f"{PREFIX}state", None)
+        stale.clear()
 
     def _services(self, rows: list[_Row]) -> Iterator[TextFamily]:
         live: dict[str, int] = {}
@@ -298,16 +385,17 @@ class FleetCollector(Collector):
         )
 
 
-def _fixed(index: int, rows: list[_Row]) -> TextFamily:
+def _fixed(index: int, rows: list[_Row], keep: _Keeper) -> TextFamily:
     fixed = _FIXED[index]
     return TextFamily(
         fixed.name,
         fixed.documentation,
         fixed.kind,
-        [row.lines.fixed[index] for row in rows],
+        lambda: [row.lines.fixed[index] for row in rows],
         lambda: [
             _sample(fixed.sample_name, row, row.values[index]) for row in rows
         ],
+        kept=keep(fixed.name),
     )
 
 
@@ -342,7 +430,7 @@ def _per_service(
         name,
         documentation,
         kind,
-        lines,
+        _given(lines),
         lambda: [
             Sample(sample_name, {"service": service}, value)
             for service, value in values
@@ -350,7 +438,7 @@ def _per_service(
     )
 
 
-def _carried(rows: list[_Row]) -> Iterator[TextFamily]:
+def _carried(rows: list[_Row], keep: _Keeper) -> Iterator[TextFamily]:
     """Yield one family per carried name, in the order first carried."""
     shown = [row.lines.carried for row in rows if row.state.alive]
     names = shown[0].keys() if shown else {}.keys()
@@ -358,9 +446,7 @@ def _carried(rows: list[_Row]) -> Iterator[TextFamily]:
         # The usual fleet: every live instance carries the same names,
         # so each family takes one line from each, in fleet order.
         for name in names:
-            yield _carried_family(
-                name, [carried[name] for carried in shown], rows
-            )
+            yield _carried_family(name, _column(shown, name), rows, keep)
         return
 
     lines: dict[str, list[str]] = {}
@@ -371,11 +457,21 @@ def _carried(rows: list[_Row]) -> Iterator[TextFamily]:
                 lines[name] = family = []
             family.append(line)
     for name, family_lines in lines.items():
-        yield _carried_family(name, family_lines, rows)
+        yield _carried_family(name, _given(family_lines), rows, keep)
+
+
+def _given(lines: list[str]) -> LineWriter:
+    """Return what gives *lines*, written already."""
+    return lambda: lines
+
+
+def _column(shown: list[dict[str, str]], name: str) -> LineWriter:
+    """Return what writes the *name* line of each of *shown*."""
+    return lambda: [carried[name] for carried in shown]
 
 
 def _carried_family(
-    name: str, lines: list[str], rows: list[_Row]
+    name: str, lines: LineWriter, rows: list[_Row], keep: _Keeper
 ) -> TextFamily:
     counter = is_counter(name)
     return TextFamily(
@@ -388,4 +484,5 @@ def _carried_family(
             for row in rows
             if row.state.alive and name in row.metrics
         ],
+        kept=keep(name),
     )

@@ -9,7 +9,9 @@ keeps from one scrape to the next), and :func:`render` writes those
 lines as they are and formats any other family the usual way.
 
 The output is byte for byte what ``generate_latest`` writes for the
-same families.
+same families.  :func:`render_gzip` writes the same text gzipped, and a
+family that brings a :class:`Kept` of its own is deflated once and then
+served as it was deflated until its collector drops the :class:`Kept`.
 """
 
 from __future__ import annotations
@@ -21,8 +23,12 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 from prometheus_client.samples import Sample
 
+from simplepyms.gzipped import Deflated, Deflater
+
 #: Builds a family's samples, for readers that want them rather than text.
 SampleBuilder = Callable[[], list[Sample]]
+#: Writes a family's sample lines, each ending in a line feed.
+LineWriter = Callable[[], list[str]]
 
 
 def label_value(text: str) -> str:
@@ -67,20 +73,35 @@ def header(name: str, documentation: str, kind: str) -> str:
     return f"# HELP {name} {escaped}\n# TYPE {name} {kind}\n"
 
 
+class Kept:
+    """A family's text, deflated, kept from one scrape to the next.
+
+    Its collector makes a new one whenever the family's text changes, so
+    one that is set is always current.
+    """
+
+    __slots__ = ("deflated",)
+
+    def __init__(self) -> None:
+        self.deflated: Deflated | None = None
+
+
 class TextFamily(Metric):
     """A metric family that brings its exposition lines along.
 
-    :func:`render` writes :attr:`lines` as they are.  Any other reader gets
-    ``samples`` as usual: they are built from *build* the first time
-    they are read, so a scrape through :func:`render` never pays for
-    them.
+    :func:`render` writes the lines from *lines* as they are, and
+    :func:`render_gzip` may not even need them: with a *kept* that holds
+    the family deflated, neither the lines nor the samples are made.
+    Any other reader gets ``samples`` as usual, built from *build* the
+    first time they are read.
 
     Args:
         name: the family's name; a counter's without ``_total``.
         documentation: the HELP text.
         kind: ``gauge`` or ``counter``.
-        lines: the sample lines, each ending in a line feed.
-        build: returns the same samples as *lines* say.
+        lines: writes the sample lines.
+        build: returns the same samples as the lines say.
+        kept: where the family's text is kept deflated, if anywhere.
     """
 
     def __init__(
@@ -88,15 +109,22 @@ class TextFamily(Metric):
         name: str,
         documentation: str,
         kind: str,
-        lines: list[str],
+        lines: LineWriter,
         build: SampleBuilder,
+        *,
+        kept: Kept | None = None,
     ) -> None:
         self._built: list[Sample] | None = None
         self._build = build
+        self._lines = lines
+        self.kept = kept
         super().__init__(name, documentation, kind)
-        exposed = f"{name}_total" if kind == "counter" else name
-        #: The HELP and TYPE lines, then the sample lines.
-        self.lines = [header(exposed, documentation, kind), *lines]
+
+    def text(self) -> str:
+        """Return the HELP and TYPE lines, then the sample lines."""
+        exposed = f"{self.name}_total" if self.type == "counter" else self.name
+        head = header(exposed, self.documentation, self.type)
+        return head + "".join(self._lines())
 
     @property
     def samples(self) -> list[Sample]:
@@ -131,10 +159,47 @@ def render(registry: Collector) -> bytes:
     ``generate_latest(registry)``.
     """
     # One join and one encoding for the whole page: it is large.
-    parts: list[str] = []
+    return "".join(_texts(registry.collect())).encode("utf-8")
+
+
+def render_gzip(registry: Collector) -> bytes:
+    """Return what :func:`render` returns, as one gzip member.
+
+    Each :class:`TextFamily` is a part of its own, and other families
+    are grouped into parts between them.  A part whose family keeps it
+    deflated is used as kept; the rest are deflated now, the large ones
+    on worker threads while the next is written, and kept where their
+    family asks.
+    """
+    deflater = Deflater()
+    keep: list[tuple[Callable[[], Deflated], Kept]] = []
+    loose: list[Metric] = []
     for family in registry.collect():
+        if not isinstance(family, TextFamily):
+            loose.append(family)
+            continue
+        if loose:
+            deflater.deflate("".join(_texts(loose)).encode("utf-8"))
+            loose = []
+        kept = family.kept
+        if kept is not None and kept.deflated is not None:
+            deflater.add(kept.deflated)
+            continue
+        done = deflater.deflate(family.text().encode("utf-8"))
+        if kept is not None:
+            keep.append((done, kept))
+    if loose:
+        deflater.deflate("".join(_texts(loose)).encode("utf-8"))
+
+    page = deflater.member()
+    for done, kept in keep:
+        kept.deflated = done()
+    return page
+
+
+def _texts(families: Iterable[Metric]) -> Iterator[str]:
+    for family in families:
         if isinstance(family, TextFamily):
-            parts.extend(family.lines)
+            yield family.text()
         else:
-            parts.append(generate_latest(_One(family)).decode("utf-8"))
-    return "".join(parts).encode("utf-8")
+            yield generate_latest(_One(family)).decode("utf-8")

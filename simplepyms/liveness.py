@@ -260,16 +260,7 @@ class Fleet:
 
     def state(self, inst: Instance, now: float) -> State:
         """Judge *inst* at *now*."""
-        if inst.ended is not None:
-            return inst.ended
-        if self.paused_at is not None:
-            now = min(now, self.paused_at)
-        silence = now - inst.heard
-        if silence > inst.interval * self.timeout_factor:
-            return State.DOWN
-        if silence > inst.interval * self.late_factor:
-            return State.LATE
-        return State.UP
+        return self.judge(inst, now)[0]
 
     def uptime(self, inst: Instance, now: float) -> float:
         """Seconds *inst* has run, as of *now* or as of when it ended.
@@ -277,8 +268,33 @@ class Fleet:
         An instance counts as running until the Monitor judged it down
         or heard it stop, so uptime never goes backwards.
         """
-        end = min(now, self._ended_at(inst))
-        return max(0.0, end - inst.start_on_monitor)
+        return self.judge(inst, now)[1]
+
+    def judge(self, inst: Instance, now: float) -> tuple[State, float]:
+        """Return :meth:`state` and :meth:`uptime` of *inst* at *now*.
+
+        One call for both, since a scrape asks both of every instance.
+        """
+        start = inst.start_on_monitor
+        if inst.ended is not None:
+            return inst.ended, max(0.0, min(now, inst.ended_at) - start)
+
+        heard = inst.heard
+        timeout = inst.interval * self.timeout_factor
+        ends = heard + timeout
+        paused = self.paused_at
+        judged = now
+        if paused is not None:
+            judged = min(now, paused)
+            ends = max(paused, ends)
+        uptime = max(0.0, min(now, ends) - start)
+
+        silence = judged - heard
+        if silence > timeout:
+            return State.DOWN, uptime
+        if silence > inst.interval * self.late_factor:
+            return State.LATE, uptime
+        return State.UP, uptime
 
     def timeout(self, inst: Instance) -> float:
         """Seconds of silence after which *inst* is down."""

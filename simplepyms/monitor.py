@@ -42,6 +42,10 @@ LOST_HOLD_SECONDS = 0.3
 #: A sweep this late means the Monitor itself was stalled.
 STALL_SECONDS = 3 * SWEEP_SECONDS
 SAVE_SECONDS = 5.0
+#: How often the lines of instances that beat are written, between
+#: scrapes: often enough that a scrape finds little left to write, in
+#: slices short enough not to hold up heartbeats.
+REFRESH_SECONDS = 0.1
 #: How long live services have to answer a discovery before silence counts.
 DISCOVERY_GRACE = 1.0
 IGNORE_REASONS = ("stale", "ended")
@@ -104,7 +108,10 @@ class Monitor:
         self._authenticated = False
         self._heard_on = SessionIndex()
 
-        registry.register(FleetCollector(fleet, self._clock.seconds))
+        #: Writes the fleet's families; :meth:`FleetCollector.refresh`
+        #: runs every REFRESH_SECONDS once started.
+        self.collector = FleetCollector(fleet, self._clock.seconds)
+        registry.register(self.collector)
         self.received = Counter(
             "simplepyms_heartbeats_received",
             "Messages received on the heartbeat topic.",
@@ -183,6 +190,8 @@ class Monitor:
         self._sweeper.clock = self._clock
         self._saver = LoopingCall(self.save)
         self._saver.clock = self._clock
+        self._refresher = LoopingCall(self.collector.refresh)
+        self._refresher.clock = self._clock
 
     def start(self) -> None:
         """Connect to the router (retrying for ever) and start sweeping."""
@@ -195,6 +204,7 @@ class Monitor:
         # Until the first session nobody can be heard: judge no one.
         self.fleet.pause(self._clock.seconds())
         self._sweeper.start(SWEEP_SECONDS, now=False)
+        self._refresher.start(REFRESH_SECONDS, now=False)
         self.component.start(self._reactor)
 
     def save(self) -> None:
@@ -211,7 +221,7 @@ class Monitor:
     def stop(self) -> Any:
         """Leave the router; returns when the session has left."""
         self._stopping = True
-        for loop in (self._sweeper, self._saver):
+        for loop in (self._sweeper, self._saver, self._refresher):
             if loop.running:
                 loop.stop()
         self.save()

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import gzip
-
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from twisted.web import http
 from twisted.web.resource import Resource
 from twisted.web.server import Request, Site
 
-from simplepyms.exposition import render
+from simplepyms.exposition import render, render_gzip
 
 LANDING = b"""<!doctype html>
 <html><head><meta charset="utf-8"><title>simplepyms Monitor</title></head>
@@ -24,7 +22,9 @@ class MetricsPage(Resource):
 
     The page renders on the reactor thread, the same thread that updates
     the fleet, so a scrape always sees one consistent moment.  Families
-    that bring their own text (the fleet's) are written as they are.
+    that bring their own text (the fleet's) are written as they are, and
+    gzipped ones that did not change since the last scrape are sent as
+    they were compressed then.
     """
 
     isLeaf = True  # noqa: N815 - Twisted's name
@@ -40,13 +40,12 @@ class MetricsPage(Resource):
             request.setHeader(b"Content-Type", b"text/plain; charset=utf-8")
             return b"Not found: the metrics are at /metrics\n"
         request.setHeader(b"Content-Type", CONTENT_TYPE_PLAIN_0_0_4.encode())
-        body = render(self._registry)
         accepted = request.getHeader(b"Accept-Encoding") or b""
         if b"gzip" in accepted.lower():
             request.setHeader(b"Content-Encoding", b"gzip")
             request.setHeader(b"Vary", b"Accept-Encoding")
-            return gzip.compress(body, compresslevel=1)
-        return body
+            return render_gzip(self._registry)
+        return render(self._registry)
 
 
 class LandingPage(Resource):

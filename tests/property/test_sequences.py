@@ -21,6 +21,7 @@ from hypothesis.stateful import (
     rule,
     run_state_machine_as_test,
 )
+from prometheus_client import generate_latest
 
 from simplepyms import protocol
 
@@ -32,6 +33,7 @@ from .support import (
     STATES,
     Key,
     Scrape,
+    render,
     rig,
     run_promtool,
     same,
@@ -274,6 +276,11 @@ class FleetMachine(RuleBasedStateMachine):
         """Sweep, as the Monitor does every second."""
         self.rig.monitor.sweep()
 
+    @rule()
+    def refresh(self) -> None:
+        """Write the lines of instances that beat, as between scrapes."""
+        self.rig.monitor.collector.refresh()
+
     @rule(
         topic=st.sampled_from(("heartbeat", "goodbye", "lost")),
         payload=s.wire_values,
@@ -313,6 +320,7 @@ class FleetMachine(RuleBasedStateMachine):
         self.stopped_is_final()
         self.carried_counter_never_decreases()
         self.uptime_frozen_once_ended()
+        self.gzipped_is_the_page()
         self.stalled = False
 
     def read_back(self) -> None:
@@ -378,6 +386,14 @@ class FleetMachine(RuleBasedStateMachine):
         for service, value in now.items():
             assert value >= self.restarts.get(service, 0.0)
             self.restarts[service] = value
+
+    def gzipped_is_the_page(self) -> None:
+        """The gzipped page, kept parts and all, inflates to the page."""
+        registry = self.rig.registry
+
+        gzipped = render(registry, gzip=True)
+
+        assert generate_latest(registry).decode("utf-8") == gzipped
 
     def stopped_is_final(self) -> None:
         """An instance seen stopped stays stopped until it is forgotten."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import subprocess
 
+import pytest
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.parser import text_string_to_metric_families
@@ -33,6 +34,16 @@ def render(path: bytes, registry: CollectorRegistry) -> DummyRequest:
     body = resource.render(request)
     request.write(body)
     return request
+
+
+def gzipped(registry: CollectorRegistry) -> str:
+    """GET /metrics as Prometheus does, gzip accepted; return the text."""
+    request = DummyRequest([b""])
+    request.requestHeaders.setRawHeaders(b"Accept-Encoding", [b"gzip"])
+
+    body = MetricsPage(registry).render_GET(request)
+
+    return gzip.decompress(body).decode("utf-8")
 
 
 def body(request: DummyRequest) -> str:
@@ -201,6 +212,44 @@ class TestEncoding:
             b"Content-Encoding"
         )
         assert b"simplepyms_service_up" in gzip.decompress(body)
+
+    @pytest.mark.parametrize("refreshed", [False, True])
+    def test_gzipped_page_follows_the_fleet(
+        self,
+        monitor: Monitor,
+        clock: Clock,
+        registry: CollectorRegistry,
+        refreshed: bool,
+    ) -> None:
+        """Scrape after scrape, the gzipped page is the page as it is now.
+
+        Each family's text is kept deflated between scrapes; a value, a
+        state or an instance that changes still shows at once, whether
+        the lines were written between the scrapes or by the scrape.
+        """
+        monitor.on_heartbeat(payload(metrics={"queue_depth": 3}))
+        monitor.on_heartbeat(
+            payload(instance="a2", metrics={"queue_depth": 1})
+        )
+        pages = [gzipped(registry)]
+
+        monitor.on_heartbeat(payload(seq=2, metrics={"queue_depth": 4}))
+        if refreshed:
+            monitor.collector.refresh()
+        pages.append(gzipped(registry))
+        monitor.on_goodbye(goodbye(instance="a2"))
+        pages.append(gzipped(registry))
+        clock.advance(monitor.fleet.retention + 60.0)
+        monitor.sweep()
+        pages.append(gzipped(registry))
+
+        assert exposition(registry) == pages[-1]
+        assert (
+            'queue_depth{service="adder",service_instance="a1"} 4.0'
+            in (pages[1])
+        )
+        assert 'state="stopped"} 1.0' in pages[2]
+        assert "a2" not in pages[3]
 
     def test_a_path_below_metrics_is_not_found(
         self, registry: CollectorRegistry
