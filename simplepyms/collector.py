@@ -179,13 +179,16 @@ class _Lines:
         lines_by_name = self.carried
         carried = {}
         for name, new in metrics.items():
+            # _same(), inlined: ten times a heartbeat for a usual service.
+            old = written.get(name)
             line = lines_by_name.get(name)
-            if line is None or not _same(new, written.get(name)):
+            if line is None or new != old or (not new and not _same(new, old)):
                 line = f"{name}{{{pairs}}} {number(new)}\n"
                 stale.add(name)
             carried[name] = line
         if carried.keys() != lines_by_name.keys():
             stale.update(lines_by_name.keys() - carried.keys())
+            stale.add(_LAYOUT)
         self.source = metrics
         self.carried = carried
 
@@ -222,6 +225,11 @@ class _Row(NamedTuple):
 
 #: Gives the family of that name somewhere to keep its text deflated.
 _Keeper = Callable[[str], Kept]
+#: In the stale names: an instance began or stopped carrying a metric.
+#: No metric has this name.
+_LAYOUT = ""
+#: The lines of the live instances that carry each metric, in fleet order.
+_Layout = dict[str, list[_Lines]]
 
 
 class FleetCollector(Collector):
@@ -243,6 +251,8 @@ class FleetCollector(Collector):
         self._deflated: dict[str, Kept] = {}
         #: The families with a line written again since the last scrape.
         self._stale: set[str] = set()
+        #: Which instances show which carried metrics, while that holds.
+        self._layout: _Layout | None = None
 
     def describe(self) -> list[Metric]:
         """Describe nothing, so registering does not call collect()."""
@@ -298,7 +308,10 @@ class FleetCollector(Collector):
         for index in range(1, len(_FIXED)):
             yield _fixed(index, rows, keep)
         yield from self._services(rows)
-        yield from _carried(rows, keep)
+        if self._layout is None:
+            self._layout = _layout(rows)
+        for name, holders in self._layout.items():
+            yield _carried_family(name, _column(holders, name), rows, keep)
 
     def _keep(self, name: str) -> Kept:
         kept = self._deflated.get(name)
@@ -337,6 +350,8 @@ class FleetCollector(Collector):
         if moved:
             # Whatever the fleet forgot is forgotten here too.
             self._kept = {id(row.lines.inst): row.lines for row in rows}
+        if moved or alive_changed or _LAYOUT in stale:
+            self._layout = None
         self._forget_deflated(moved=moved or alive_changed, judged=judged)
         return rows
 
@@ -438,26 +453,19 @@ def _per_service(
     )
 
 
-def _carried(rows: list[_Row], keep: _Keeper) -> Iterator[TextFamily]:
-    """Yield one family per carried name, in the order first carried."""
-    shown = [row.lines.carried for row in rows if row.state.alive]
-    names = shown[0].keys() if shown else {}.keys()
-    if all(carried.keys() == names for carried in shown):
-        # The usual fleet: every live instance carries the same names,
-        # so each family takes one line from each, in fleet order.
-        for name in names:
-            yield _carried_family(name, _column(shown, name), rows, keep)
-        return
-
-    lines: dict[str, list[str]] = {}
-    for carried in shown:
-        for name, line in carried.items():
-            family = lines.get(name)
-            if family is None:
-                lines[name] = family = []
-            family.append(line)
-    for name, family_lines in lines.items():
-        yield _carried_family(name, _given(family_lines), rows, keep)
+def _layout(rows: list[_Row]) -> _Layout:
+    """Say which live instances carry each metric, names in first order."""
+    layout: _Layout = {}
+    for row in rows:
+        if not row.state.alive:
+            continue
+        lines = row.lines
+        for name in lines.carried:
+            holders = layout.get(name)
+            if holders is None:
+                layout[name] = holders = []
+            holders.append(lines)
+    return layout
 
 
 def _given(lines: list[str]) -> LineWriter:
@@ -465,9 +473,9 @@ def _given(lines: list[str]) -> LineWriter:
     return lambda: lines
 
 
-def _column(shown: list[dict[str, str]], name: str) -> LineWriter:
-    """Return what writes the *name* line of each of *shown*."""
-    return lambda: [carried[name] for carried in shown]
+def _column(holders: list[_Lines], name: str) -> LineWriter:
+    """Return what writes the *name* line of each of *holders*."""
+    return lambda: [lines.carried[name] for lines in holders]
 
 
 def _carried_family(

@@ -23,7 +23,7 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 from prometheus_client.samples import Sample
 
-from simplepyms.gzipped import Deflated, Deflater
+from simplepyms.gzipped import Deflated, deflate, member
 
 #: Builds a family's samples, for readers that want them rather than text.
 SampleBuilder = Callable[[], list[Sample]]
@@ -59,12 +59,17 @@ def number(value: float) -> str:
     # No point means repr chose an exponent already.
     if point <= 6 or value < 0:
         return text
-    digits = (text[:point] + text[point + 1 :]).rstrip("0")
-    mantissa = f"{digits[0]}.{digits[1:]}" if len(digits) > 1 else digits
-    return f"{mantissa}e+{point - 1:02d}"
+    # Every last_seen timestamp takes this path: keep it short.
+    digits = text.replace(".", "", 1).rstrip("0")
+    if len(digits) > 1:
+        return f"{digits[0]}.{digits[1:]}{_EXPONENTS[point]}"
+    return digits + _EXPONENTS[point]
 
 
 _SPECIAL = {"nan": "NaN", "inf": "+Inf", "-inf": "-Inf"}
+#: The exponent of a value whose repr has its point at that index; repr
+#: writes an exponent itself from 1e16 on, so 17 places are enough.
+_EXPONENTS = tuple(f"e+{point - 1:02d}" for point in range(18))
 
 
 def header(name: str, documentation: str, kind: str) -> str:
@@ -167,34 +172,29 @@ def render_gzip(registry: Collector) -> bytes:
 
     Each :class:`TextFamily` is a part of its own, and other families
     are grouped into parts between them.  A part whose family keeps it
-    deflated is used as kept; the rest are deflated now, the large ones
-    on worker threads while the next is written, and kept where their
-    family asks.
+    deflated is used as kept; the rest are deflated now, and kept where
+    their family asks.
     """
-    deflater = Deflater()
-    keep: list[tuple[Callable[[], Deflated], Kept]] = []
+    parts: list[Deflated] = []
     loose: list[Metric] = []
     for family in registry.collect():
         if not isinstance(family, TextFamily):
             loose.append(family)
             continue
         if loose:
-            deflater.deflate("".join(_texts(loose)).encode("utf-8"))
+            parts.append(deflate("".join(_texts(loose)).encode("utf-8")))
             loose = []
         kept = family.kept
         if kept is not None and kept.deflated is not None:
-            deflater.add(kept.deflated)
+            parts.append(kept.deflated)
             continue
-        done = deflater.deflate(family.text().encode("utf-8"))
+        part = deflate(family.text().encode("utf-8"))
         if kept is not None:
-            keep.append((done, kept))
+            kept.deflated = part
+        parts.append(part)
     if loose:
-        deflater.deflate("".join(_texts(loose)).encode("utf-8"))
-
-    page = deflater.member()
-    for done, kept in keep:
-        kept.deflated = done()
-    return page
+        parts.append(deflate("".join(_texts(loose)).encode("utf-8")))
+    return member(parts)
 
 
 def _texts(families: Iterable[Metric]) -> Iterator[str]:

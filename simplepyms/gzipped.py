@@ -12,12 +12,9 @@ not be kept.
 
 from __future__ import annotations
 
-import functools
-import os
 import struct
 import zlib
-from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Sequence
 from typing import NamedTuple
 
 #: Speed over size: the page is scraped often and inflated at once.
@@ -49,52 +46,6 @@ def deflate(text: bytes) -> Deflated:
     data = compressor.compress(text) + compressor.flush(zlib.Z_SYNC_FLUSH)
     size = len(text)
     return Deflated(data, zlib.crc32(text), size, zlib.crc32(bytes(size)))
-
-
-#: Below this a part is not worth a worker thread.
-PARALLEL_BYTES = 64 * 1024
-
-
-class Deflater:
-    """Deflate the parts of one page as they come, in their order.
-
-    zlib lets go of the interpreter lock while it works, so a large part
-    is deflated on a worker thread while the caller writes the next one,
-    and large parts are deflated side by side on every core.
-    """
-
-    def __init__(self) -> None:
-        self._parts: list[Deflated | Future[Deflated]] = []
-
-    def add(self, part: Deflated) -> None:
-        """Add a part deflated already."""
-        self._parts.append(part)
-
-    def deflate(self, text: bytes) -> Callable[[], Deflated]:
-        """Add *text*; return what gives it deflated, once it is."""
-        if len(text) < PARALLEL_BYTES:
-            part = deflate(text)
-            self._parts.append(part)
-            return lambda: part
-        future = _workers().submit(deflate, text)
-        self._parts.append(future)
-        return future.result
-
-    def member(self) -> bytes:
-        """Return one gzip member of every part added, in order."""
-        return member(
-            [
-                part if isinstance(part, Deflated) else part.result()
-                for part in self._parts
-            ]
-        )
-
-
-@functools.cache
-def _workers() -> ThreadPoolExecutor:
-    """The worker threads, started the first time they are needed."""
-    count = min(4, os.cpu_count() or 1)
-    return ThreadPoolExecutor(count, thread_name_prefix="simplepyms-gzip")
 
 
 def member(parts: Sequence[Deflated]) -> bytes:

@@ -7,7 +7,7 @@ import zlib
 
 import pytest
 
-from simplepyms.gzipped import PARALLEL_BYTES, Deflater, deflate, member
+from simplepyms.gzipped import deflate, member
 
 TEXTS = [b"# HELP a A.\n# TYPE a gauge\n", b"", b"a 1.0\n" * 1000, b"\n"]
 
@@ -65,38 +65,3 @@ class TestMember:
         crc, length = int.from_bytes(data[-8:-4], "little"), data[-4:]
         assert zlib.crc32(text) == crc
         assert size.to_bytes(4, "little") == length
-
-
-class TestDeflater:
-    """Deflater: parts added in order, large ones on worker threads."""
-
-    def test_large_parts_keep_their_order(self) -> None:
-        """Parts deflated side by side still come out in the order added."""
-        texts = [bytes([65 + n]) * (PARALLEL_BYTES + n) for n in range(6)]
-        deflater = Deflater()
-
-        for text in texts:
-            deflater.deflate(text)
-
-        assert b"".join(texts) == inflate_one_member(deflater.member())
-
-    def test_gives_each_part_deflated(self) -> None:
-        """What deflate() returns gives the part as deflate() makes it."""
-        text = b"z" * (PARALLEL_BYTES * 2)
-        deflater = Deflater()
-
-        done = deflater.deflate(text)
-        deflater.member()
-
-        assert deflate(text) == done()
-
-    def test_parts_deflated_already_are_laid_as_they_are(self) -> None:
-        """A part added deflated sits between fresh ones, in order."""
-        deflater = Deflater()
-
-        deflater.deflate(b"one\n")
-        deflater.add(deflate(b"two\n"))
-        deflater.deflate(b"three\n" * PARALLEL_BYTES)
-
-        expected = b"one\ntwo\n" + b"three\n" * PARALLEL_BYTES
-        assert expected == gzip.decompress(deflater.member())
