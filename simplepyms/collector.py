@@ -186,7 +186,9 @@ class _Lines:
                 line = f"{name}{{{pairs}}} {number(new)}\n"
                 stale.add(name)
             carried[name] = line
-        if carried.keys() != lines_by_name.keys():
+        if list(carried) != list(lines_by_name):
+            # Names came, went or changed places: lay the families out
+            # again, so that their order never depends on history.
             stale.update(lines_by_name.keys() - carried.keys())
             stale.add(_LAYOUT)
         self.source = metrics
@@ -225,8 +227,8 @@ class _Row(NamedTuple):
 
 #: Gives the family of that name somewhere to keep its text deflated.
 _Keeper = Callable[[str], Kept]
-#: In the stale names: an instance began or stopped carrying a metric.
-#: No metric has this name.
+#: In the stale names: an instance began or stopped carrying a metric,
+#: or carries its metrics in another order.  No metric has this name.
 _LAYOUT = ""
 #: The lines of the live instances that carry each metric, in fleet order.
 _Layout = dict[str, list[_Lines]]

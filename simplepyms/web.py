@@ -40,12 +40,36 @@ class MetricsPage(Resource):
             request.setHeader(b"Content-Type", b"text/plain; charset=utf-8")
             return b"Not found: the metrics are at /metrics\n"
         request.setHeader(b"Content-Type", CONTENT_TYPE_PLAIN_0_0_4.encode())
-        accepted = request.getHeader(b"Accept-Encoding") or b""
-        if b"gzip" in accepted.lower():
+        if accepts_gzip(request.getHeader(b"Accept-Encoding") or b""):
             request.setHeader(b"Content-Encoding", b"gzip")
             request.setHeader(b"Vary", b"Accept-Encoding")
             return render_gzip(self._registry)
         return render(self._registry)
+
+
+def accepts_gzip(header: bytes) -> bool:
+    """Whether an ``Accept-Encoding`` header lets the body be gzipped.
+
+    ``gzip`` or ``x-gzip`` with a weight above 0 does, and so does ``*``
+    when gzip is not named; a weight of 0 refuses (RFC 9110, 12.5.3).
+    """
+    anything = False
+    for item in header.lower().split(b","):
+        coding, _, parameters = item.partition(b";")
+        weight = 1.0
+        for parameter in parameters.split(b";"):
+            key, _, value = parameter.partition(b"=")
+            if key.strip() == b"q":
+                try:
+                    weight = float(value)
+                except ValueError:
+                    weight = 0.0
+        coding = coding.strip()
+        if coding in (b"gzip", b"x-gzip"):
+            return weight > 0
+        if coding == b"*":
+            anything = weight > 0
+    return anything
 
 
 class LandingPage(Resource):

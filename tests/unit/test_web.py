@@ -6,13 +6,14 @@ import gzip
 import subprocess
 
 import pytest
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.parser import text_string_to_metric_families
 from twisted.internet.task import Clock
 from twisted.web.resource import getChildForRequest
 from twisted.web.test.requesthelper import DummyRequest
 
+from simplepyms.collector import CARRIED_HELP, FleetCollector
 from simplepyms.monitor import Monitor
 from simplepyms.web import LandingPage, MetricsPage, make_site
 
@@ -44,6 +45,15 @@ def gzipped(registry: CollectorRegistry) -> str:
     body = MetricsPage(registry).render_GET(request)
 
     return gzip.decompress(body).decode("utf-8")
+
+
+def carried_order(text: str) -> list[str]:
+    """Return the carried families of a page, in the page's order."""
+    return [
+        line.split()[2]
+        for line in text.splitlines()
+        if line.startswith("# HELP") and line.endswith(CARRIED_HELP)
+    ]
 
 
 def body(request: DummyRequest) -> str:
@@ -213,6 +223,38 @@ class TestEncoding:
         )
         assert b"simplepyms_service_up" in gzip.decompress(body)
 
+    @pytest.mark.parametrize(
+        ("header", "gzipped"),
+        [
+            (b"gzip", True),
+            (b"deflate, gzip", True),
+            (b"GZIP;q=0.5", True),
+            (b"x-gzip", True),
+            (b"*", True),
+            (b"", False),
+            (b"identity", False),
+            (b"gzip;q=0", False),
+            (b"identity, gzip; q=0", False),
+            (b"*, gzip;q=0", False),
+            (b"gzip;q=bad", False),
+            (b"*;q=0", False),
+        ],
+    )
+    def test_gzip_only_when_accepted(
+        self, registry: CollectorRegistry, header: bytes, gzipped: bool
+    ) -> None:
+        """gzip is sent when the header accepts it, never when it refuses."""
+        request = DummyRequest([b""])
+        request.requestHeaders.setRawHeaders(b"Accept-Encoding", [header])
+
+        body = MetricsPage(registry).render_GET(request)
+
+        encoding = request.responseHeaders.getRawHeaders(b"Content-Encoding")
+        assert (gzipped, gzipped) == (
+            encoding == [b"gzip"],
+            body.startswith(b"\x1f\x8b"),
+        )
+
     @pytest.mark.parametrize("refreshed", [False, True])
     def test_gzipped_page_follows_the_fleet(
         self,
@@ -250,6 +292,24 @@ class TestEncoding:
         )
         assert 'state="stopped"} 1.0' in pages[2]
         assert "a2" not in pages[3]
+
+    def test_carried_order_does_not_depend_on_history(
+        self, monitor: Monitor, clock: Clock, registry: CollectorRegistry
+    ) -> None:
+        """Carried families come in the order a fresh Monitor would give."""
+        monitor.on_heartbeat(payload(metrics={"a_bytes": 1, "b_bytes": 2}))
+        gzipped(registry)
+        monitor.on_heartbeat(
+            payload(seq=2, metrics={"b_bytes": 2, "a_bytes": 1})
+        )
+        fresh = CollectorRegistry()
+        fresh.register(FleetCollector(monitor.fleet, clock.seconds))
+
+        page = gzipped(registry)
+
+        assert carried_order(generate_latest(fresh).decode()) == (
+            carried_order(page)
+        )
 
     def test_a_path_below_metrics_is_not_found(
         self, registry: CollectorRegistry
