@@ -145,11 +145,6 @@ class _Lines:
             "service_instance": self.inst.instance,
         }
 
-    @property
-    def current(self) -> bool:
-        """Whether every line is as the instance's values say."""
-        return self.inst.metrics is self.source
-
     def refresh(self, stale: set[str]) -> None:
         """Write again each line whose value changed; name its family.
 
@@ -215,14 +210,17 @@ class _Row(NamedTuple):
     lines: _Lines
     state: State
     uptime: float
-    #: The carried metrics, read from the instance itself rather than
-    #: from ``lines``: samples never depend on kept text.
-    metrics: dict[str, float]
 
+    # Samples are read from the instance itself, never from kept text.
     @property
     def values(self) -> tuple[float, ...]:
         """The values of the :data:`_FIXED` families."""
         return _heartbeat_values(self.lines.inst)
+
+    @property
+    def metrics(self) -> dict[str, float]:
+        """The carried metrics."""
+        return self.lines.inst.metrics
 
 
 #: Gives the family of that name somewhere to keep its text deflated.
@@ -268,12 +266,12 @@ class FleetCollector(Collector):
         """
         stale = self._stale
         for lines in self._kept.values():
-            if not lines.current:
+            if lines.inst.metrics is not lines.source:
                 lines.refresh(stale)
 
     def collect(self) -> Iterator[Metric]:
         """Yield the families for the fleet as it is now."""
-        rows = self._judge(self._clock())
+        rows, live = self._judge(self._clock())
         keep = self._keep
 
         yield TextFamily(
@@ -309,7 +307,7 @@ class FleetCollector(Collector):
         )
         for index in range(1, len(_FIXED)):
             yield _fixed(index, rows, keep)
-        yield from self._services(rows)
+        yield from self._services(live)
         if self._layout is None:
             self._layout = _layout(rows)
         for name, holders in self._layout.items():
@@ -321,12 +319,17 @@ class FleetCollector(Collector):
             kept = self._deflated[name] = Kept()
         return kept
 
-    def _judge(self, now: float) -> list[_Row]:
-        """Judge every instance at *now*; keep lines for those tracked."""
+    def _judge(self, now: float) -> tuple[list[_Row], dict[str, int]]:
+        """Judge every instance at *now*; keep lines for those tracked.
+
+        Returns:
+            a row per instance, and how many are alive in each service.
+        """
         fleet = self._fleet
         kept = self._kept
         stale = self._stale
         rows = []
+        live: dict[str, int] = {}
         added = False
         judged = False
         alive_changed = False
@@ -336,8 +339,6 @@ class FleetCollector(Collector):
             if lines is None:
                 lines = _Lines.of(inst)
                 added = True
-            # As lines.current says, without a call: this runs 10,000
-            # times a scrape in a large fleet.
             if inst.metrics is not lines.source:
                 lines.refresh(stale)
             state, uptime = judge(inst, now)
@@ -346,7 +347,8 @@ class FleetCollector(Collector):
                 if lines.state is None or state.alive != lines.state.alive:
                     alive_changed = True
                 lines.state = state
-            rows.append(_Row(lines, state, uptime, inst.metrics))
+            rows.append(_Row(lines, state, uptime))
+            live[inst.service] = live.get(inst.service, 0) + state.alive
 
         moved = added or len(rows) != len(kept)
         if moved:
@@ -355,7 +357,7 @@ class FleetCollector(Collector):
         if moved or alive_changed or _LAYOUT in stale:
             self._layout = None
         self._forget_deflated(moved=moved or alive_changed, judged=judged)
-        return rows
+        return rows, live
 
     def _forget_deflated(self, *, moved: bool, judged: bool) -> None:
         """Drop the deflated text of every family that changed.
@@ -376,11 +378,7 @@ class FleetCollector(Collector):
                 deflated.pop(f"{PREFIX}state", None)
         stale.clear()
 
-    def _services(self, rows: list[_Row]) -> Iterator[TextFamily]:
-        live: dict[str, int] = {}
-        for row in rows:
-            service = row.lines.inst.service
-            live[service] = live.get(service, 0) + row.state.alive
+    def _services(self, live: dict[str, int]) -> Iterator[TextFamily]:
         services = sorted(live.items())
         restarts = self._fleet.restarts
 
