@@ -33,11 +33,8 @@ txaio.use_twisted()
 
 from autobahn.wamp.message import Publish  # noqa: E402
 from autobahn.wamp.serializer import JsonSerializer  # noqa: E402
-from prometheus_client import (  # noqa: E402
-    CollectorRegistry,
-    Gauge,
-    generate_latest,
-)
+from prometheus_client import CollectorRegistry, generate_latest  # noqa: E402
+from series import METRICS, instance_of, plain_gauges, service_of  # noqa: E402
 from twisted.internet.task import Clock  # noqa: E402
 
 from simplepyms import protocol  # noqa: E402
@@ -46,7 +43,6 @@ from simplepyms.liveness import Fleet  # noqa: E402
 from simplepyms.logs import configure  # noqa: E402
 from simplepyms.monitor import Monitor  # noqa: E402
 
-METRICS = 10
 ROUNDS = 5
 
 
@@ -54,8 +50,8 @@ def heartbeats(instances: int, seq: int) -> list[dict[str, object]]:
     """One heartbeat per instance, each carrying METRICS gauges."""
     return [
         protocol.build_heartbeat(
-            service=f"svc{i % 50}",
-            instance=f"i{i:08x}",
+            service=service_of(i),
+            instance=instance_of(i),
             seq=seq,
             started=1_000.0,
             sent=1_000.0 + seq,
@@ -160,18 +156,7 @@ def scrape(instances: int) -> None:
     text = median_seconds(lambda: render(registry))
 
     plain = CollectorRegistry()
-    gauges = {
-        f"value_{m}": Gauge(
-            f"value_{m}",
-            "A value.",
-            ["service", "service_instance"],
-            registry=plain,
-        )
-        for m in range(METRICS)
-    }
-    for i in range(instances):
-        for m, gauge in enumerate(gauges.values()):
-            gauge.labels(f"svc{i % 50}", f"i{i:08x}").set(m)
+    plain_gauges(plain, instances)
     baseline = median_seconds(lambda: generate_latest(plain))
     print(
         f"scrape {instances:>6} instances, gzipped: {cold * 1000:>6.1f} ms"

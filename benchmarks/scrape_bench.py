@@ -50,9 +50,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from series import METRICS, instance_of, plain_gauges, service_of
+
 LOOPBACK = "127.0.0.1"
-METRICS = 10
-SERVICES = 50
 ROUNDS = 7
 INGEST_RATE = 5_000
 SERVICE_LABEL = re.compile(r'[{,]service="([^"]*)"')
@@ -69,16 +69,6 @@ HEADERS = {
     "X-Prometheus-Scrape-Timeout-Seconds": "10",
 }
 PUSHGATEWAY = "prometheus-pushgateway"
-
-
-def service_of(index: int) -> str:
-    """The service of instance number *index*."""
-    return f"svc{index % SERVICES}"
-
-
-def instance_of(index: int) -> str:
-    """The id of instance number *index*."""
-    return f"i{index:08x}"
 
 
 @dataclass
@@ -350,7 +340,7 @@ def report_ingest(instances: int, warm: Scrape, pages: list[Scrape]) -> None:
 
 def serve(kind: str, instances: int, rate: int) -> None:
     """Serve one registry on a free loopback port until terminated."""
-    from prometheus_client import CollectorRegistry, Gauge
+    from prometheus_client import CollectorRegistry
     from twisted.internet import reactor as _reactor
 
     from simplepyms.logs import configure
@@ -362,18 +352,7 @@ def serve(kind: str, instances: int, rate: int) -> None:
     if kind == "monitor":
         feed_monitor(reactor, registry, instances, rate)
     else:
-        gauges = [
-            Gauge(
-                f"value_{m}",
-                "A value.",
-                ["service", "service_instance"],
-                registry=registry,
-            )
-            for m in range(METRICS)
-        ]
-        for index in range(instances):
-            for m, gauge in enumerate(gauges):
-                gauge.labels(service_of(index), instance_of(index)).set(m)
+        plain_gauges(registry, instances)
     listening = reactor.listenTCP(0, make_site(registry), interface=LOOPBACK)
     sys.stdout.write(f"port {listening.getHost().port}\n")
     sys.stdout.flush()
