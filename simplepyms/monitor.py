@@ -225,7 +225,14 @@ class Monitor:
             if loop.running:
                 loop.stop()
         self.save()
-        return self.component.stop()
+        leaving = defer.maybeDeferred(self.component.stop)
+        # One Ctrl-C reaches the services too, and their goodbyes arrive
+        # while the session leaves: write the fleet again once it has.
+        return leaving.addBoth(self._save_after)
+
+    def _save_after(self, result: object) -> object:
+        self.save()
+        return result
 
     def on_heartbeat(
         self, /, *args: Any, details: Any = None, **kwargs: Any

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 from prometheus_client import CollectorRegistry
 from structlog.testing import capture_logs
+from twisted.internet import defer
 from twisted.internet.task import Clock
 
 from simplepyms import __version__, protocol
@@ -17,6 +19,7 @@ from simplepyms.monitor import (
     REJECT_LOG_SECONDS,
     Monitor,
 )
+from simplepyms.store import FleetStore
 
 from .support import T0, goodbye, payload, value
 
@@ -482,3 +485,38 @@ class TestLogging:
             monitor.on_heartbeat(with_field("service", "x" * 5000))
 
         assert len(logs[0]["detail"]) <= 200
+
+
+class TestStopping:
+    """Monitor.stop(): what the state file holds afterwards."""
+
+    def test_goodbyes_while_leaving_are_saved(
+        self, fleet: Fleet, clock: Clock, tmp_path: Path
+    ) -> None:
+        """A goodbye that comes while the session leaves is in the file.
+
+        One Ctrl-C stops the services and the Monitor together, so their
+        goodbyes arrive after stop() began; a restarted Monitor must not
+        take those instances for dead.
+        """
+        path = tmp_path / "state.sqlite"
+        monitor = Monitor(
+            fleet,
+            reactor=clock,
+            registry=CollectorRegistry(),
+            url="ws://127.0.0.1:1/ws",
+            realm="realm1",
+            store=FleetStore(path),
+        )
+        monitor.on_heartbeat(payload())
+        leaving: defer.Deferred[None] = defer.Deferred()
+        monitor.component.stop = lambda: leaving  # the router's side
+
+        monitor.stop()
+        monitor.on_goodbye(goodbye())
+        leaving.callback(None)
+
+        restored = Fleet()
+        FleetStore(path).load(restored)
+        (inst,) = list(restored)
+        assert State.STOPPED == restored.state(inst, clock.seconds())
