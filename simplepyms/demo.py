@@ -126,15 +126,17 @@ def run_demo(
                 metrics_url=f"http://{host}:{port}/metrics",
                 stop="press Ctrl-C",
             )
-            _, first = await failed
+            await failed
         except defer.FirstError:
-            first = 0
+            pass  # crossbar died; said below, unless it was a Ctrl-C
         finally:
             failed.addErrback(lambda _: None)
         # A Ctrl-C reaches every part at once; whichever ends first must
-        # not be taken for a failure.
-        await sleep(reactor, 0.5)
-        if shutting_down[0] or (first == 0 and crossbar.stopping):
+        # not be taken for a failure.  crossbar ending cleanly is such a
+        # Ctrl-C too, even when this process has not yet seen its own:
+        # on a busy machine that can take longer than the parts do.
+        await _all_or_timeout(reactor, [crossbar.ended], GRACE)
+        if shutting_down[0] or crossbar.stopping:
             return
         _complain(children)
         raise SystemExit(1)

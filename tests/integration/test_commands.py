@@ -9,6 +9,7 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 
 from tests.integration.conftest import Router
@@ -89,6 +90,50 @@ class TestDemo:
         assert "[warning" not in output
         assert f"metrics_url=http://127.0.0.1:{port}/metrics" in output
         assert len(output.splitlines()) < 20, output
+
+    def test_a_part_that_dies_ends_the_demo_with_its_name(self) -> None:
+        """A killed service is not a Ctrl-C: the demo names it, exits 1."""
+        port = free_port()
+        demo = subprocess.Popen(
+            simplepyms(
+                "demo",
+                "--port",
+                str(free_port()),
+                "--listen",
+                f"127.0.0.1:{port}",
+            ),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            start_new_session=True,
+        )
+        try:
+
+            def adder() -> psutil.Process | None:
+                try:
+                    text = scrape(port)
+                except OSError:
+                    return None
+                if list(instances(text, "adder").values()) != [1.0]:
+                    return None
+                for child in psutil.Process(demo.pid).children():
+                    if "simplepyms.example" in child.cmdline():
+                        return child
+                return None
+
+            wait_until(adder, timeout=90).kill()
+            output, _ = demo.communicate(timeout=60)
+        finally:
+            if demo.poll() is None:
+                os.killpg(demo.pid, signal.SIGINT)
+                demo.communicate(timeout=60)
+
+        assert 1 == demo.returncode, output
+        assert "part=adder" in output
+        assert "Traceback" not in output
+        with pytest.raises(ProcessLookupError):
+            os.killpg(demo.pid, 0)
 
 
 class TestBadInput:
