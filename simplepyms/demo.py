@@ -20,6 +20,7 @@ from simplepyms.router import (
     READY_TIMEOUT,
     Crossbar,
     RouterConfig,
+    check_free,
     signal_process,
     sleep,
 )
@@ -53,6 +54,8 @@ def run_demo(
     host, port = listen
 
     async def main(reactor: Any) -> None:
+        # Else the demo would take whatever listens there for its Monitor.
+        check_free(host, port, "--listen")
         crossbar = Crossbar(reactor, router)
         children: list[tuple[_Child, Any]] = []
 

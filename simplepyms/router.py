@@ -198,7 +198,7 @@ class Crossbar:
             env[principals.CREDENTIALS_VARIABLE] = where
         # Else the readiness probe could join whatever router already
         # listens there, and call it ours.
-        _check_free(self.config.host, self.config.port)
+        check_free(self.config.host, self.config.port)
         cbdir = self._cbdir()
         (cbdir / "config.json").write_text(
             json.dumps(shipped_config(self.config), indent=2)
@@ -319,15 +319,18 @@ async def probe(reactor: Any, config: RouterConfig) -> bool:
     return result
 
 
-def _check_free(host: str, port: int) -> None:
-    """Raise :class:`UsageError` if something listens on *host*:*port*."""
+def check_free(host: str, port: int, option: str = "--port") -> None:
+    """Raise :class:`UsageError` if something listens on *host*:*port*.
+
+    *option* is the command-line option that chooses another port.
+    """
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as probe_socket:
         probe_socket.settimeout(1.0)
         if probe_socket.connect_ex((host, port)) == 0:
             raise UsageError(
                 f"port {port} on {host} is in use already; stop what"
-                " listens there or choose another --port"
+                f" listens there or choose another {option}"
             )
 
 

@@ -185,6 +185,26 @@ class TestBadInput:
         ]
         assert 1 == len(done.stderr.splitlines())
 
+    def test_demo_on_a_busy_listen_port_says_so_in_one_line(
+        self, busy_port: int
+    ) -> None:
+        """The demo does not take another server for its Monitor."""
+        done = _run(
+            *simplepyms(
+                "demo",
+                "--port",
+                str(free_port()),
+                "--listen",
+                f"127.0.0.1:{busy_port}",
+            )
+        )
+
+        assert 2 == done.returncode
+        output = (done.stdout + done.stderr).strip().splitlines()
+        assert 1 == len(output), output
+        assert f"port {busy_port} on 127.0.0.1 is in use already" in output[0]
+        assert "--listen" in output[0]
+
     def test_monitor_on_a_busy_port_says_so_in_one_line(
         self, busy_port: int
     ) -> None:
