@@ -40,9 +40,10 @@ class MetricsPage(Resource):
             request.setHeader(b"Content-Type", b"text/plain; charset=utf-8")
             return b"Not found: the metrics are at /metrics\n"
         request.setHeader(b"Content-Type", CONTENT_TYPE_PLAIN_0_0_4.encode())
+        # Either answer depends on the header, so a cache must know.
+        request.setHeader(b"Vary", b"Accept-Encoding")
         if accepts_gzip(request.getHeader(b"Accept-Encoding") or b""):
             request.setHeader(b"Content-Encoding", b"gzip")
-            request.setHeader(b"Vary", b"Accept-Encoding")
             return render_gzip(self._registry)
         return render(self._registry)
 

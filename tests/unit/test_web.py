@@ -249,6 +249,8 @@ class TestEncoding:
 
         body = MetricsPage(registry).render_GET(request)
 
+        vary = request.responseHeaders.getRawHeaders(b"Vary")
+        assert [b"Accept-Encoding"] == vary
         encoding = request.responseHeaders.getRawHeaders(b"Content-Encoding")
         assert (gzipped, gzipped) == (
             encoding == [b"gzip"],
