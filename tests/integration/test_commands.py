@@ -36,6 +36,21 @@ def _run(*argv: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
     )
 
 
+def _start_demo(port: int, **env: str) -> subprocess.Popen[str]:
+    """Start the demo with its Monitor on *port*, in a session of its own."""
+    return subprocess.Popen(
+        simplepyms(
+            "demo", "--port", str(free_port()), "--listen", f"127.0.0.1:{port}"
+        ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        start_new_session=True,
+        env={**os.environ, **env},
+    )
+
+
 @pytest.fixture
 def busy_port() -> Iterator[int]:
     """A loopback port that something already listens on."""
@@ -51,21 +66,7 @@ class TestDemo:
     ) -> None:
         """make demo's command: everything up, then Ctrl-C ends it all."""
         port = free_port()
-        demo = subprocess.Popen(
-            simplepyms(
-                "demo",
-                "--port",
-                str(free_port()),
-                "--listen",
-                f"127.0.0.1:{port}",
-            ),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            text=True,
-            start_new_session=True,
-            env={**os.environ, "SIMPLEPYMS_HEARTBEAT_INTERVAL": "0.5"},
-        )
+        demo = _start_demo(port, SIMPLEPYMS_HEARTBEAT_INTERVAL="0.5")
         try:
 
             def both_up() -> bool:
@@ -94,20 +95,7 @@ class TestDemo:
     def test_a_part_that_dies_ends_the_demo_with_its_name(self) -> None:
         """A killed service is not a Ctrl-C: the demo names it, exits 1."""
         port = free_port()
-        demo = subprocess.Popen(
-            simplepyms(
-                "demo",
-                "--port",
-                str(free_port()),
-                "--listen",
-                f"127.0.0.1:{port}",
-            ),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            text=True,
-            start_new_session=True,
-        )
+        demo = _start_demo(port)
         try:
 
             def adder() -> psutil.Process | None:
